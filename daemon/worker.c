@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+#include "worker.h"
+#include "log.h"
+#include "runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct wpriv {
+	struct worker pub;
+	pthread_t th;
+	int efd;
+	struct ev_watch ew;
+	pthread_mutex_t lock;	/* inbox and the live list */
+	struct conn *inbox;
+	struct conn *live;	/* doubly linked through next/prev */
+	struct conn *dead;	/* closed, freed after the batch */
+	size_t nlive;
+	int stop;		/* atomic: 1 = finish */
+	uint64_t stop_at;	/* atomic: then close what is left */
+	uint64_t last_tick;
+};
+
+static struct wpriv *workers;
+static int nworkers;
+static unsigned next_worker;
+
+static struct wpriv *wp(struct worker *w)
+{
+	return (struct wpriv *)w;
+}
+
+void worker_conn_done(struct worker *w, struct conn *c)
+{
+	struct wpriv *p = wp(w);
+
+	pthread_mutex_lock(&p->lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		p->live = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	p->nlive--;
+	pthread_mutex_unlock(&p->lock);
+	c->next = p->dead;
+	c->prev = NULL;
+	p->dead = c;
+	__atomic_sub_fetch(&conns_active, 1, __ATOMIC_RELAXED);
+}
+
+static void adopt(struct wpriv *p, struct conn *c)
+{
+	pthread_mutex_lock(&p->lock);
+	c->prev = NULL;
+	c->next = p->live;
+	if (p->live)
+		p->live->prev = c;
+	p->live = c;
+	p->nlive++;
+	pthread_mutex_unlock(&p->lock);
+	conn_start(c, &p->pub);
+}
+
+static void on_mail(struct ev_watch *w, uint32_t events)
+{
+	struct wpriv *p = w->arg;
+	struct conn *c, *next;
+	uint64_t v;
+
+	if (read(p->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&p->lock);
+	c = p->inbox;
+	p->inbox = NULL;
+	pthread_mutex_unlock(&p->lock);
+	for (; c; c = next) {
+		next = c->next;
+		adopt(p, c);
+	}
+}
+
+static void reap(struct wpriv *p)
+{
+	while (p->dead) {
+		struct conn *c = p->dead;
+
+		p->dead = c->next;
+		conn_free(c);
+	}
+}
+
+static void tick(struct wpriv *p)
+{
+	struct conn *c, *next;
+
+	for (c = p->live; c; c = next) {
+		next = c->next;	/* conn_tick may close c */
+		conn_tick(c, p->pub.now);
+	}
+}
+
+/* Run until told to stop and done; returns when the worker may exit. */
+static void loop(struct wpriv *p, int inline_mode)
+{
+	for (;;) {
+		int stop = __atomic_load_n(&p->stop, __ATOMIC_ACQUIRE);
+		int rc;
+
+		rc = ev_run_once(p->pub.loop, 1000);
+		if (rc < 0) {
+			logm(LOG_ERR, "worker %d: event loop: %s", p->pub.idx,
+			     strerror(-rc));
+			break;
+		}
+		p->pub.now = now_ms();
+		reap(p);
+		if (p->pub.now - p->last_tick >= 1000) {
+			p->last_tick = p->pub.now;
+			tick(p);
+			reap(p);
+		}
+		if (inline_mode && !p->nlive)
+			break;
+		if (stop) {
+			if (!p->nlive)
+				break;
+			if (p->pub.now >= __atomic_load_n(&p->stop_at,
+							  __ATOMIC_RELAXED)) {
+				while (p->live)
+					conn_close(p->live, "daemon shutdown",
+						   1);
+				reap(p);
+				break;
+			}
+		}
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	loop(arg, 0);
+	return NULL;
+}
+
+static int wpriv_init(struct wpriv *p, int idx)
+{
+	int rc;
+
+	p->pub.idx = idx;
+	pthread_mutex_init(&p->lock, NULL);
+	rc = ev_loop_new(&p->pub.loop);
+	if (rc)
+		return rc;
+	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->efd < 0)
+		return -errno;
+	ev_watch_init(&p->ew, p->efd, on_mail, p);
+	rc = ev_watch_set(p->pub.loop, &p->ew, EV_READ);
+	p->pub.now = p->last_tick = now_ms();
+	return rc;
+}
+
+int workers_start(int n)
+{
+	sigset_t all, old;
+	int i, rc;
+
+	workers = calloc(n, sizeof(*workers));
+	if (!workers)
+		return -ENOMEM;
+	/* Workers take no signals: the main thread reads them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < n; i++) {
+		rc = wpriv_init(&workers[i], i);
+		if (!rc)
+			rc = -pthread_create(&workers[i].th, NULL, worker_main,
+					     &workers[i]);
+		if (rc)
+			break;
+		nworkers++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return nworkers == n ? 0 : rc;
+}
+
+int workers_count(void)
+{
+	return nworkers;
+}
+
+void workers_dispatch(struct conn *c)
+{
+	struct wpriv *p = &workers[next_worker++ % nworkers];
+	uint64_t one = 1;
+
+	__atomic_add_fetch(&conns_active, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&p->lock);
+	c->next = p->inbox;
+	p->inbox = c;
+	pthread_mutex_unlock(&p->lock);
+	if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		logm(LOG_ERR, "worker %d: cannot wake: %s", p->pub.idx,
+		     strerror(errno));
+}
+
+void workers_stop(uint64_t grace_ms)
+{
+	uint64_t one = 1;
+	int i;
+
+	for (i = 0; i < nworkers; i++) {
+		__atomic_store_n(&workers[i].stop_at, now_ms() + grace_ms,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&workers[i].stop, 1, __ATOMIC_RELEASE);
+		if (write(workers[i].efd, &one, sizeof(one)) < 0)
+			continue;
+	}
+}
+
+void workers_join(void)
+{
+	int i;
+
+	for (i = 0; i < nworkers; i++)
+		pthread_join(workers[i].th, NULL);
+}
+
+void workers_foreach(void (*fn)(const struct conn *c, void *arg), void *arg)
+{
+	int i;
+
+	for (i = 0; i < nworkers; i++) {
+		struct conn *c;
+
+		pthread_mutex_lock(&workers[i].lock);
+		for (c = workers[i].live; c; c = c->next)
+			fn(c, arg);
+		pthread_mutex_unlock(&workers[i].lock);
+	}
+}
+
+void worker_run_inline(struct conn *c)
+{
+	struct wpriv p;
+
+	memset(&p, 0, sizeof(p));
+	if (wpriv_init(&p, 0)) {
+		logm(LOG_ERR, "cannot set up the event loop");
+		return;
+	}
+	__atomic_add_fetch(&conns_active, 1, __ATOMIC_RELAXED);
+	adopt(&p, c);
+	reap(&p);
+	if (p.nlive)
+		loop(&p, 1);
+	ev_loop_free(p.pub.loop);
+	close(p.efd);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ev.h - the event engine behind each worker: readiness watches on file
+ * descriptors, run one batch at a time. This is the epoll engine; the
+ * io_uring engine (issue #4) comes behind the same small interface.
+ *
+ * Concurrency: a loop belongs to one thread. Callbacks may change or
+ * delete any watch of the loop, including their own; a watch deleted
+ * during a batch gets no further callbacks in that batch, but its memory
+ * must stay valid until ev_run_once() returns (free objects after it).
+ * Returns are 0 or -errno; this layer never logs.
+ */
+#ifndef KTLSD_EV_H
+#define KTLSD_EV_H
+
+#include <stdint.h>
+#include <sys/epoll.h>
+
+#define EV_READ EPOLLIN
+#define EV_WRITE EPOLLOUT
+
+struct ev_loop;
+struct ev_watch;
+
+/* EVENTS holds EV_READ/EV_WRITE, plus EPOLLERR/EPOLLHUP as reported. */
+typedef void (*ev_cb)(struct ev_watch *w, uint32_t events);
+
+struct ev_watch {
+	int fd;
+	uint32_t events;	/* what is registered now */
+	int added;
+	ev_cb cb;
+	void *arg;
+};
+
+int ev_loop_new(struct ev_loop **out);
+void ev_loop_free(struct ev_loop *l);
+
+/* Prepare W for FD; nothing is registered yet. */
+void ev_watch_init(struct ev_watch *w, int fd, ev_cb cb, void *arg);
+
+/* Watch for EVENTS (0 keeps the fd registered but silent). */
+int ev_watch_set(struct ev_loop *l, struct ev_watch *w, uint32_t events);
+
+/* Stop watching; safe on a watch never set. Call before close(fd). */
+void ev_watch_del(struct ev_loop *l, struct ev_watch *w);
+
+/* Wait up to TIMEOUT_MS (-1 = forever) and dispatch one batch. Returns
+ * the number of events, or -errno (-EINTR is not an error). */
+int ev_run_once(struct ev_loop *l, int timeout_ms);
+
+#endif
