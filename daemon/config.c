@@ -216,8 +216,21 @@ static void start_section(struct opt_ctx *p, const char *name)
 	cfg->services = xrealloc(cfg->services,
 				 (cfg->n_services + 1) * sizeof(s));
 	cfg->services[cfg->n_services++] = s;
+	p->section_errors = xrealloc(p->section_errors,
+				     cfg->n_services * sizeof(int));
+	p->section_errors[cfg->n_services - 1] = 0;
 	p->cur = s;
 	p->in_section = 1;
+}
+
+/* The line being parsed is wrong: the section it belongs to (or, for
+ * the global part, every section) will not be checked as a whole. */
+static void blame(struct opt_ctx *p)
+{
+	if (p->in_section)
+		p->section_errors[p->cfg->n_services - 1]++;
+	else
+		p->global_errors++;
 }
 
 static void parse_option(struct opt_ctx *p, const char *name,
@@ -228,6 +241,7 @@ static void parse_option(struct opt_ctx *p, const char *name,
 
 	if (!o) {
 		config_error(p, p->at, "\"%s\": not a valid option", name);
+		blame(p);
 		return;
 	}
 	if (o->flags & OPT_GLOBAL && p->in_section) {
@@ -248,10 +262,13 @@ static void parse_option(struct opt_ctx *p, const char *name,
 		break;
 	default:
 		why = o->set(p, o, value);
-		if (why)
-			config_error(p, p->at, "\"%s = %s\": %s", name, value,
-				     why);
+		if (!why)
+			return;
+		config_error(p, p->at, "\"%s = %s\": %s", name, value, why);
 	}
+	/* a global option does not reach into the sections */
+	if (!(o->flags & OPT_GLOBAL))
+		blame(p);
 }
 
 /* One line, already stripped of surrounding whitespace. There are no
@@ -271,6 +288,7 @@ static void parse_line(struct opt_ctx *p, char *s)
 	eq = strchr(s, '=');
 	if (!eq) {
 		config_error(p, p->at, "\"%s\": No '=' found", s);
+		blame(p);
 		return;
 	}
 	*eq = '\0';
@@ -510,10 +528,13 @@ static void link_sni(struct opt_ctx *p, struct service *s)
 	}
 }
 
-static void check_service(struct opt_ctx *p, struct service *s)
+/* QUIET: lines of S were in error, so whole-section checks are skipped. */
+static void check_service(struct opt_ctx *p, struct service *s, int quiet)
 {
-	check_endpoints(p, s);
-	check_tls(p, s);
+	if (!quiet) {
+		check_endpoints(p, s);
+		check_tls(p, s);
+	}
 	resolve_connect(p, s);
 	if (s->client)
 		client_sni(p, s);
@@ -528,13 +549,33 @@ static void finish(struct opt_ctx *p)
 
 	cfg->inetd = !cfg->n_services;
 	if (cfg->inetd)
-		check_service(p, &cfg->defaults);
+		check_service(p, &cfg->defaults, p->global_errors);
 	for (i = 0; i < cfg->n_services; i++)
-		check_service(p, cfg->services[i]);
+		check_service(p, cfg->services[i],
+			      p->global_errors || p->section_errors[i]);
 }
 
 /* ---- loading ------------------------------------------------------------ */
 
+/* An error that has no file:line yet (the file cannot be read at all). */
+static void __printf(2, 3) plain_error(struct opt_ctx *p, const char *fmt,
+				       ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	p->errors++;
+	if (p->report)
+		p->report(p->arg, msg);
+	free(msg);
+}
+
+/* The main file, or a dup of FD (the caller keeps FD) when PATH is NULL;
+ * NAME gets what messages call it. */
 static FILE *open_main(struct opt_ctx *p, const char *path, int fd,
 		       char *name, size_t namelen)
 {
@@ -547,33 +588,24 @@ static FILE *open_main(struct opt_ctx *p, const char *path, int fd,
 		dfd = dup(fd);
 		f = dfd < 0 ? NULL : fdopen(dfd, "r");
 		if (!f) {
+			plain_error(p, "Cannot read configuration from "
+				    "descriptor %d: %s", fd, strerror(errno));
 			if (dfd >= 0)
 				close(dfd);
-			p->errors++;
-			if (p->report) {
-				char *msg = xasprintf("Cannot read configuration "
-						      "from descriptor %d: %s",
-						      fd, strerror(errno));
-
-				p->report(p->arg, msg);
-				free(msg);
-			}
 		}
 		return f;
 	}
 	snprintf(name, namelen, "%s", path);
 	/* the real path, so that a reload after chdir/chroot finds it */
 	p->cfg->path = realpath(path, NULL);
-	f = p->cfg->path ? fopen(path, "r") : NULL;
-	if (!f) {
-		char *msg = xasprintf("Invalid configuration file name \"%s\"",
-				      path);
-
-		p->errors++;
-		if (p->report)
-			p->report(p->arg, msg);
-		free(msg);
+	if (!p->cfg->path) {
+		plain_error(p, "Invalid configuration file name \"%s\"", path);
+		return NULL;
 	}
+	f = fopen(path, "r");
+	if (!f)
+		plain_error(p, "Cannot open configuration file \"%s\": %s",
+			    path, strerror(errno));
 	return f;
 }
 
@@ -596,6 +628,7 @@ struct config *config_load(const char *path, int fd, config_report_fn report,
 		fclose(f);
 		finish(&p);
 	}
+	free(p.section_errors);
 	if (p.errors) {
 		config_free(p.cfg);
 		return NULL;
@@ -691,8 +724,7 @@ static void md_status(FILE *out, const struct opt *o)
 		md_cell(out, "built", 0);
 		break;
 	case OPT_LATER:
-		md_cell(out, strcmp(o->owner, "later") ? o->owner :
-			"not yet (later)", 0);
+		md_cell(out, o->owner, 0);
 		break;
 	case OPT_WINDOWS:
 		md_cell(out, "Windows only", 0);
@@ -713,7 +745,9 @@ static void md_row(FILE *out, const struct opt *o)
 
 	fputs("|", out);
 	md_cell(out, o->name, 1);
-	md_cell(out, o->flags & OPT_GLOBAL ? "global" : "service", 0);
+	md_cell(out, o->flags & OPT_GLOBAL	   ? "global" :
+		     o->set == config_include ? "anywhere" :
+						"service", 0);
 	if (o->status == OPT_ALIAS) {
 		desc = xasprintf("same as `%s`", o->alias);
 		fputs(" |", out);
@@ -730,7 +764,10 @@ static void md_row(FILE *out, const struct opt *o)
 		md_cell(out, def, !o->def_text);
 	else
 		fputs(" – |", out);
-	md_cell(out, o->flags & OPT_NORELOAD ? "no" : "yes", 0);
+	if (o->status == OPT_BUILT)
+		md_cell(out, o->flags & OPT_NORELOAD ? "no" : "yes", 0);
+	else
+		fputs(" – |", out);
 	md_status(out, o);
 	desc = o->note ? xasprintf("%s (%s)", o->help, o->note) :
 			 xstrdup(o->help);
@@ -750,9 +787,10 @@ void config_print_markdown(FILE *out)
 	      "before the first `[section]`; service-level options given "
 	      "there are the defaults of every section. Option names and "
 	      "keyword values are case-insensitive.\n\n"
-	      "Status: **built** options work now; an option marked with an "
-	      "issue number (`#5`) or *not yet* fails the configuration with "
-	      "`option 'NAME' is not supported yet`; *Windows only* options "
+	      "Status: **built** options work now; an option marked with the "
+	      "issue that will build it (`#5`) or *later* fails the "
+	      "configuration with `option 'NAME' is not supported yet`, "
+	      "rather than being ignored; *Windows only* options "
 	      "fail with `option 'NAME' is only available on Windows`; "
 	      "*accepted, no effect* options are accepted, with a notice in "
 	      "the log, so that old files keep working. Reload: whether a "

@@ -302,15 +302,10 @@ static int dir_read(struct conn *c, struct dir *d)
 	case SSL_ERROR_ZERO_RETURN:
 		d->eof = 1;
 		d->how = "close_notify";
-		/* Before TLS 1.3 close_notify ends both directions. */
-		if (SSL_version(s->ssl) < TLS1_3_VERSION) {
-			struct dir *o = &c->d[d->src == 0 ? 1 : 0];
-
-			if (!o->eof) {
-				o->eof = 1;
-				o->how = "TLS 1.2 close_notify from the peer";
-			}
-		}
+		/* Even before TLS 1.3 (where RFC 5246 says close_notify
+		 * closes both ways) the other direction keeps flowing, as
+		 * with stunnel: a client that half-closes after its request
+		 * still gets the whole reply. */
 		return 1;
 	case SSL_ERROR_SSL:
 		if (ERR_GET_REASON(ERR_peek_error()) !=

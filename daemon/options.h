@@ -29,6 +29,12 @@ struct opt_ctx {
 	struct loc at;		/* the line being parsed */
 	int depth;		/* include nesting */
 	int last_line;		/* last line of the main file (inetd checks) */
+	/* Lines in error, in the global part and per section: the checks
+	 * of a whole section are skipped after them, since "Each service
+	 * must define two endpoints" after a mistyped connect line would
+	 * only be noise. */
+	int global_errors;
+	int *section_errors;	/* by index in cfg->services */
 	char why[256];		/* room for a formatted handler reason */
 };
 

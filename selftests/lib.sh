@@ -15,7 +15,8 @@
 #		connections"); daemon_port NAME SERVICE; daemon_pid NAME;
 #		daemon_log NAME; daemon_stop NAME [TIMEOUT] (returns the exit
 #		status); daemon_alive NAME; daemon_bound_count NAME;
-#		wait_log NAME REGEX [TIMEOUT] [MIN_COUNT]
+#		wait_log NAME REGEX [TIMEOUT] [MIN_COUNT]; log_mark NAME;
+#		wait_log_after NAME MARK REGEX [TIMEOUT]
 # Peers:	peer_server NAME ARGS; peer_port NAME; peer_wait NAME
 #		[TIMEOUT]; peer_client NAME ADDR ARGS (foreground, bounded);
 #		peer_client_bg NAME ADDR ARGS; field FILE KEY [N];
@@ -242,6 +243,15 @@ wait_log() {
 	wait_until "$to" eval '[ "$(grep -cE -- "$re" "$f")" -ge "$min" ]'
 }
 
+# log_mark NAME: the current number of lines of the daemon log, for
+# wait_log_after NAME MARK REGEX [TIMEOUT]: like wait_log, looking only at
+# the lines logged after the mark.
+log_mark() { wc -l <"$T/$1.log"; }
+wait_log_after() {
+	local f=$T/$1.log mark=$2 re=$3
+	wait_until "${4:-10}" eval 'tail -n +$((mark + 1)) "$f" | grep -qE -- "$re"'
+}
+
 daemon_bound_count() {
 	grep -cE 'Service \[.*\] \(FD=[0-9]+\) bound to ' "$T/$1.log"
 }
@@ -249,11 +259,19 @@ daemon_bound_count() {
 # daemon_start NAME CONF [ARGS...]: start $KTLSD on CONF, output in
 # $T/NAME.log; wait (10 s at most) until it accepts connections.
 # Returns 1 (and leaves the log) if it died or did not get ready.
+# DAEMON_WRAP (unquoted words, e.g. "prlimit --nofile=64:64 --") is put
+# in front of the command; the wrapper must exec the daemon.  CONF "-"
+# passes no file name, only ARGS (e.g. -fd 3).
 daemon_start() {
 	local name=$1 cfg=$2 pid
 	shift 2
 	: >"$T/$name.log"
-	"$KTLSD" "$cfg" "$@" >"$T/$name.log" 2>&1 </dev/null &
+	if [ "$cfg" = - ]; then
+		set -- "$@"
+	else
+		set -- "$cfg" "$@"
+	fi
+	${DAEMON_WRAP:-} "$KTLSD" "$@" >"$T/$name.log" 2>&1 </dev/null &
 	pid=$!
 	_bg_pids+=("$pid")
 	echo "$pid" >"$T/$name.pid"
@@ -298,11 +316,13 @@ daemon_stop() {
 
 # peer_server NAME ARGS...: `ktls-peer server 127.0.0.1:0 ARGS` in the
 # background; waits for its "listening on" line; stdout in $T/NAME.out.
+# Servers get --seed 2 (clients keep 1, so the two directions differ) and
+# every peer gets --stats (one line per connection).
 peer_server() {
 	local name=$1 pid
 	shift
-	"$PEER" server 127.0.0.1:0 "$@" >"$T/$name.out" 2>"$T/$name.err" \
-		</dev/null &
+	"$PEER" server 127.0.0.1:0 --seed 2 --stats "$@" >"$T/$name.out" \
+		2>"$T/$name.err" </dev/null &
 	pid=$!
 	_bg_pids+=("$pid")
 	echo "$pid" >"$T/$name.pid"
@@ -335,14 +355,14 @@ peer_wait() {
 peer_client() {
 	local name=$1 addr=$2
 	shift 2
-	timeout -k 5 "${PEER_TIMEOUT:-120}" "$PEER" client "$addr" "$@" \
+	timeout -k 5 "${PEER_TIMEOUT:-120}" "$PEER" client "$addr" --stats "$@" \
 		>"$T/$name.out" 2>"$T/$name.err" </dev/null
 }
 
 peer_client_bg() {
 	local name=$1 addr=$2 pid
 	shift 2
-	timeout -k 5 "${PEER_TIMEOUT:-120}" "$PEER" client "$addr" "$@" \
+	timeout -k 5 "${PEER_TIMEOUT:-120}" "$PEER" client "$addr" --stats "$@" \
 		>"$T/$name.out" 2>"$T/$name.err" </dev/null &
 	pid=$!
 	_bg_pids+=("$pid")
@@ -606,6 +626,33 @@ kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -n 1; }
 # free_port: a loopback TCP port with no listener (bound, then closed).
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# hold_conns NAME PORT N SECONDS: open N plain connections to PORT (in the
+# background, non-blocking connects), keep them for SECONDS, then close
+# them.  "$T/NAME.out" gets "held N" once all connects were issued.
+hold_conns() {
+	bg "$1" python3 -u -c '
+import socket, sys, time
+port, n, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+held = []
+for i in range(n):
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    except OSError:
+        continue
+    held.append(s)
+print("held %d" % len(held), flush=True)
+time.sleep(secs)
+for s in held:
+    s.close()
+print("released", flush=True)
+' "$2" "$3" "$4"
+	wait_until 10 grep -q '^held' "$T/$1.out"
 }
 
 # ---- setup ------------------------------------------------------------

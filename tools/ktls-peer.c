@@ -546,7 +546,7 @@ static void tls_fail(struct conn *c, const char *what, int err, int e,
 			ERR_error_string_n(code, buf, sizeof(buf));
 		else
 			snprintf(buf, sizeof(buf), "SSL error %d", err);
-		if (c->ssl && SSL_get_verify_result(c->ssl) != X509_V_OK)
+		if (o.ca && c->ssl && SSL_get_verify_result(c->ssl) != X509_V_OK)
 			conn_fail(c, END_ERROR, "%s: %s (verify: %s)", what, buf,
 				  X509_verify_cert_error_string(
 					SSL_get_verify_result(c->ssl)));
@@ -1233,7 +1233,7 @@ static void run(void)
 		if (!o.server && nconns < o.parallel && started < o.count)
 			continue;
 		if (target && finished >= target)
-			return;
+			break;
 
 		if (pfd_cap < nconns + 1) {
 			pfd_cap = (nconns + 1) * 2;
@@ -1286,6 +1286,10 @@ static void run(void)
 		if (base && (pfd[0].revents & POLLIN))
 			server_accept();
 	}
+	free(pfd);
+	free(conns);
+	conns = NULL;
+	nconns = conns_cap = 0;
 }
 
 int main(int argc, char **argv)

@@ -108,12 +108,65 @@ stall() {
 		not_ok "$m: closed at TIMEOUTbusy = 3 s +- 2 s" "$line"
 	fi
 }
-stall idle-no-bytes &
-stall truncated-then-stall &
+stall idle-no-bytes >"$T/stall1.tap" &
+p1=$!
+stall truncated-then-stall >"$T/stall2.tap" &
+p2=$!
 legit "during two stalled handshakes"
-wait %1 %2
+wait $p1 $p2
+# the subshells' TAP lines, renumbered here (they ran in parallel)
+for f in "$T/stall1.tap" "$T/stall2.tap"; do
+	l=$(grep -E '^(not )?ok' "$f")
+	if [[ "$l" == ok* ]]; then
+		ok "${l#*- }"
+	else
+		not_ok "${l#*- }" "$(grep '^#' "$f")"
+	fi
+done
 if ktlsd_only "trickle (1 byte / 500 ms): closed at the absolute deadline"; then
 	stall trickle
+fi
+
+# --- the same through ktls-hostile, many at once --------------------------
+# hostile_judge NAME FILE MAXMS: every line closed (not timeout) by MAXMS.
+hostile_judge() {
+	local n bad max
+	n=$(grep -c 'closed_after_ms=' "$2")
+	bad=$(grep -c 'how=timeout' "$2")
+	max=$(sed -nE 's/.*closed_after_ms=([0-9]+).*/\1/p' "$2" | sort -n | tail -n 1)
+	if [ "$n" -gt 0 ] && [ "$bad" = 0 ] && [ "${max:-99999}" -le "$3" ]; then
+		ok "$1: $n connections, all closed, slowest ${max} ms"
+	else
+		not_ok "$1: all closed within $3 ms" \
+			"$n lines, $bad timed out, slowest ${max:-?} ms"
+	fi
+}
+if [ -x "$HOSTILE" ]; then
+	for m in garbage-http garbage-random sslv2-hello oversize-record-hdr \
+		huge-clienthello-len; do
+		timeout 60 "$HOSTILE" "$m" "127.0.0.1:$BAD" --count 20 \
+			--parallel 5 --timeout 10 >"$T/h-$m.out" 2>&1
+		hostile_judge "ktls-hostile $m x20" "$T/h-$m.out" "$FAST_MS"
+	done
+	before=$(grep -c 'Service \[bad\] accepted connection' "$T/d.log")
+	timeout 60 "$HOSTILE" flood "127.0.0.1:$BAD" --count 100 --timeout 12 \
+		>"$T/h-flood.out" 2>&1 &
+	fp=$!
+	# let the flood land first (the daemon logs each accept)
+	wait_log d 'Service \[bad\] accepted connection' 5 $((before + 50))
+	t0=$(now_ms)
+	legit "during a flood of 100 garbage and silent sockets"
+	ms=$(($(now_ms) - t0))
+	if [ $ms -lt 2000 ]; then
+		ok "legitimate exchange during the flood took ${ms} ms (< 2 s)"
+	else
+		not_ok "legitimate exchange during the flood took < 2 s" "${ms} ms"
+	fi
+	wait $fp
+	hostile_judge "flood: every socket reaped by TIMEOUTbusy + 2 s" \
+		"$T/h-flood.out" 5000
+else
+	skip "ktls-hostile scenarios" "$HOSTILE not built"
 fi
 
 sleep_until=$(($(now_ms) + 300))	# a late backend connect would show now
