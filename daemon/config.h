@@ -114,8 +114,9 @@ struct service {
 	struct sval setuid, setgid;	/* in a section: Unix accept owner */
 	char *service_name;		/* "stunnel" by default */
 
-	/* runtime, owned by tls.c */
-	void *tls;
+	/* runtime */
+	void *tls;		/* owned by tls.c */
+	unsigned rr_next;	/* failover = rr: next start index (atomic) */
 };
 
 struct config {

@@ -35,7 +35,6 @@
 #define CONN_BUF 16384
 #define PUMP_BUDGET 32		/* rounds before yielding to others */
 
-static unsigned rr_counter;	/* failover = rr start index (atomic) */
 
 static void conn_arm(struct conn *c);
 static void conn_pump(struct conn *c);
@@ -574,7 +573,7 @@ static void conn_connect_next(struct conn *c)
 					logc(svc, c->id, LOG_ERR, "%s", err_s);
 			c->targets = &c->own_targets;
 		} else if (svc->failover == FAILOVER_RR && c->targets->n) {
-			c->tgt_first = __atomic_fetch_add(&rr_counter, 1,
+			c->tgt_first = __atomic_fetch_add(&svc->rr_next, 1,
 							  __ATOMIC_RELAXED) %
 				       c->targets->n;
 		}
@@ -725,6 +724,17 @@ void conn_tick(struct conn *c, uint64_t now)
 			conn_connect_failed(c, ETIMEDOUT);
 		break;
 	case CONN_RELAY:
+		/* An idle connection gives its empty buffers back. */
+		if (now - c->t_active >= 1000) {
+			int i;
+
+			for (i = 0; i < 2; i++) {
+				if (c->d[i].buf && !c->d[i].len) {
+					free(c->d[i].buf);
+					c->d[i].buf = NULL;
+				}
+			}
+		}
 		limit = c->d[0].eof || c->d[1].eof ? svc->timeout_close :
 						     svc->timeout_idle;
 		if (now - c->t_active >= limit * 1000) {
