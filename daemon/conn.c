@@ -97,6 +97,13 @@ static void side_close(struct conn *c, struct side *s, int error)
 	ev_watch_del(c->w->loop, &s->rw);
 	ev_watch_del(c->w->loop, &s->ww);
 	if (s->ssl) {
+		/* Closing without an error (timeouts, shutdown): say so with
+		 * close_notify, best effort, never waiting. */
+		if (!error && c->handshake_done &&
+		    !(SSL_get_shutdown(s->ssl) & SSL_SENT_SHUTDOWN)) {
+			SSL_shutdown(s->ssl);
+			ERR_clear_error();
+		}
 		/* a clean end keeps the session resumable */
 		tls_conn_free(s->ssl, !error);
 		s->ssl = NULL;
@@ -750,6 +757,15 @@ void conn_tick(struct conn *c, uint64_t now)
 	default:
 		break;
 	}
+}
+
+uint64_t conn_quiet_ms(const struct conn *c, uint64_t now)
+{
+	if (c->state != CONN_RELAY)
+		return UINT64_MAX;
+	if (c->d[0].len || c->d[1].len)
+		return 0;
+	return now - c->t_active;
 }
 
 void conn_describe(const struct conn *c, char *buf, size_t len)

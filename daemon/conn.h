@@ -101,6 +101,10 @@ void conn_close(struct conn *c, const char *reason, int error);
 /* Once a second from the worker: enforce the deadlines. */
 void conn_tick(struct conn *c, uint64_t now);
 
+/* Milliseconds since C last moved a byte, 0 while bytes are buffered,
+ * UINT64_MAX before the relay started (nothing worth waiting for). */
+uint64_t conn_quiet_ms(const struct conn *c, uint64_t now);
+
 /* Release the memory; only the worker calls this, after the batch. */
 void conn_free(struct conn *c);
 

@@ -112,7 +112,7 @@ static void loop(struct wpriv *p, int inline_mode)
 		int stop = __atomic_load_n(&p->stop, __ATOMIC_ACQUIRE);
 		int rc;
 
-		rc = ev_run_once(p->pub.loop, 1000);
+		rc = ev_run_once(p->pub.loop, stop ? 100 : 1000);
 		if (rc < 0) {
 			logm(LOG_ERR, "worker %d: event loop: %s", p->pub.idx,
 			     strerror(-rc));
@@ -128,6 +128,15 @@ static void loop(struct wpriv *p, int inline_mode)
 		if (inline_mode && !p->nlive)
 			break;
 		if (stop) {
+			/* Let transfers finish; what is quiet goes now. */
+			struct conn *c, *next;
+
+			for (c = p->live; c; c = next) {
+				next = c->next;
+				if (conn_quiet_ms(c, p->pub.now) >= 1000)
+					conn_close(c, "daemon shutdown", 0);
+			}
+			reap(p);
 			if (!p->nlive)
 				break;
 			if (p->pub.now >= __atomic_load_n(&p->stop_at,
