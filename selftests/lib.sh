@@ -5,7 +5,8 @@
 # The first argument (or $B) is the build directory.  KTLSD may name another
 # daemon binary, e.g. KTLSD=/usr/bin/stunnel4 to validate the tests against
 # the reference; $IS_STUNNEL is then 1 and ktlsd-only checks are skipped
-# (use `ktlsd_only NAME || ...`).  KEEP_TMP=1 keeps the per-script temp dir.
+# (`if ktlsd_only NAME; then ...; fi` records a skip under stunnel).
+# KEEP_TMP=1 keeps the per-script temp dir (removed at exit otherwise).
 #
 # TAP:		plan N | done_testing; ok NAME; not_ok NAME WHY; skip NAME
 #		WHY; check NAME CMD...; diag TEXT; skip_all WHY
@@ -21,11 +22,18 @@
 #		[TIMEOUT]; peer_client NAME ADDR ARGS (foreground, bounded);
 #		peer_client_bg NAME ADDR ARGS; field FILE KEY [N];
 #		check_pump NAME CLIENT_OUT SERVER_OUT [COUNT]
-# Python:	py_listener NAME MODE (count|hold|http); listener_port NAME;
-#		listener_count NAME
+# Python:	py_listener NAME MODE [ARG] (count|hold|full|http|sink);
+#		listener_port NAME; listener_count NAME; fill_backlog PORT N;
+#		hold_conns NAME PORT N SECONDS; hostile MODE PORT [TIMEOUT]
+#		(a scripted bad client printing "mode= closed_after_ms= how=
+#		bytes_in="); kv LINE KEY; free_port
 # Misc:		bg NAME CMD... (tracked background process, output in
 #		$T/NAME.out); fd_count PID; rss_kb PID; cpu_ms PID; now_ms;
-#		wait_until TIMEOUT CMD...; proc_wait PID TIMEOUT
+#		wait_until TIMEOUT CMD...; proc_wait PID TIMEOUT; is NAME GOT
+#		WANT; ktlsd_only NAME; need FILE...
+# Environment:	B, KTLSD, PEER, HOSTILE, PKI (default $B/pki, made by
+#		pki.sh), KTLSD_GLOBALS (extra global config lines for ktlsd,
+#		e.g. a data-path mode), DAEMON_WRAP, PEER_TIMEOUT, KEEP_TMP.
 
 set -u
 set -o pipefail
@@ -188,13 +196,16 @@ _cleanup() {
 		proc_wait "$p" 3 || kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	if [ "$_tap_failed" -gt 0 ] || [ "${KEEP_TMP:-0}" = 1 ]; then
-		echo "# files kept in $T" >&2
+	if [ "$_tap_failed" -gt 0 ]; then
+		# stderr: shown by selftests/run for a failed test
 		for p in "$T"/*.log; do
 			[ -f "$p" ] || continue
-			echo "# --- last lines of $p" >&2
+			echo "# --- last lines of $(basename "$p")" >&2
 			tail -n 15 "$p" | sed 's/^/#   /' >&2
 		done
+	fi
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "# files kept in $T" >&2
 	else
 		rm -rf "$T"
 	fi
@@ -657,7 +668,7 @@ print("released", flush=True)
 
 # ---- setup ------------------------------------------------------------
 
-if ! "$SELFTESTS/pki.sh" "$PKI" >"$T/pki.log" 2>&1; then
+if ! bash "$SELFTESTS/pki.sh" "$PKI" >"$T/pki.log" 2>&1; then
 	echo "1..1"
 	echo "not ok 1 - test PKI"
 	diag "$(cat "$T/pki.log")"
