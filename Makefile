@@ -123,16 +123,22 @@ check:
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)selftests/run $(B)
 
+# ---- docs: the option reference comes from the option table -------------
+docs: $(B)/ktlsd
+	$(quiet) GEN doc/options.md
+	$(Q)$(B)/ktlsd --options-markdown > doc/options.md
+
 # ---- install --------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/ktlsd $(DESTDIR)$(BINDIR)/ktlsd
+	if [ -x $(B)/ktlsctl ]; then install -m 0755 $(B)/ktlsctl $(DESTDIR)$(BINDIR)/ktlsctl; fi
 	install -m 0644 doc/ktlsd.8 $(DESTDIR)$(MANDIR)/man8/ktlsd.8
 
 clean:
 	rm -rf $(B)
 
-.PHONY: all summary tests run check install clean
+.PHONY: all summary tests run check docs install clean
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -181,4 +181,14 @@ is "inetd mode with accept: exit 1" "$?" 1
 check "inetd mode with accept: 'only allowed in a [section]'" \
 	grep -q "'accept' option is only allowed in a \[section\]" <<<"$out"
 
+# --- the option reference is generated from the option table ---------------
+if ktlsd_only "doc/options.md matches the option table"; then
+	if "$KTLSD" --options-markdown | diff -q - doc/options.md >/dev/null; then
+		ok "doc/options.md matches the option table"
+	else
+		not_ok "doc/options.md matches the option table" \
+			"run: make docs"
+	fi
+fi
+
 done_testing
