@@ -17,7 +17,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#if defined(__has_include)
+/* KTLS_COMPAT_NO_LINUX_TLS_H: build as if the header were absent (to
+ * check the fallbacks below on a machine that has it) */
+#if defined(__has_include) && !defined(KTLS_COMPAT_NO_LINUX_TLS_H)
 #if __has_include(<linux/tls.h>)
 #include <linux/tls.h>
 #define KTLS_HAVE_LINUX_TLS_H 1

@@ -14,7 +14,9 @@
  * reading from its source, which is the backpressure.
  */
 #include "conn.h"
+#include "ktls.h"
 #include "log.h"
+#include "offload.h"
 #include "runtime.h"
 #include "sockopt.h"
 #include "tls.h"
@@ -73,8 +75,7 @@ struct conn *conn_new(struct config *cfg, struct service *svc, int fd_in,
 	c->d[1].dst = 0;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->t_start = c->t_active = now_ms();
-	c->path_why = svc->ktls == KTLS_OFF ? "ktls = off" :
-					      "kernel TLS offload not built yet";
+	c->path = "none";
 	return c;
 }
 
@@ -99,7 +100,9 @@ static void side_close(struct conn *c, struct side *s, int error)
 	if (s->ssl) {
 		/* Closing without an error (timeouts, shutdown): say so with
 		 * close_notify, best effort, never waiting. */
-		if (!error && c->handshake_done &&
+		if (!error && s->ktls_tx && !s->close_sent)
+			ktls_send_close_notify(s->wfd, MSG_DONTWAIT);
+		else if (!error && c->handshake_done && !s->ktls_tx &&
 		    !(SSL_get_shutdown(s->ssl) & SSL_SENT_SHUTDOWN)) {
 			SSL_shutdown(s->ssl);
 			ERR_clear_error();
@@ -167,15 +170,18 @@ uint64_t conn_bytes_to_socket(const struct conn *c)
 			       __ATOMIC_RELAXED);
 }
 
-static const char *path_str(const struct conn *c)
+/* "ktls tx+rx", "userspace (why)"... into BUF. */
+static const char *path_str(const struct conn *c, char *buf, size_t len)
 {
-	return c->state == CONN_RELAY || c->handshake_done ? "userspace" :
-							     "none";
+	snprintf(buf, len, "%s%s%s%s", c->path, c->path_why[0] ? " (" : "",
+		 c->path_why, c->path_why[0] ? ")" : "");
+	return buf;
 }
 
 void conn_close(struct conn *c, const char *reason, int error)
 {
 	struct service *svc = c->svc;
+	char path[200];
 	uint64_t ms;
 
 	if (c->state == CONN_CLOSED)
@@ -189,13 +195,10 @@ void conn_close(struct conn *c, const char *reason, int error)
 	     (unsigned long long)conn_bytes_to_tls(c),
 	     (unsigned long long)conn_bytes_to_socket(c));
 	logc(svc, c->id, LOG_INFO,
-	     "Connection summary: service=[%s] peer=%s path=%s%s%s%s "
+	     "Connection summary: service=[%s] peer=%s path=%s "
 	     "protocol=%s client_to_server=%llu server_to_client=%llu "
 	     "duration=%llu.%03llus end=\"%s\"",
-	     svc->name, c->peer, path_str(c),
-	     c->handshake_done ? " (" : "",
-	     c->handshake_done ? c->path_why : "",
-	     c->handshake_done ? ")" : "",
+	     svc->name, c->peer, path_str(c, path, sizeof(path)),
 	     c->proto[0] ? c->proto : "-",
 	     (unsigned long long)c->d[0].bytes,
 	     (unsigned long long)c->d[1].bytes,
@@ -243,6 +246,102 @@ static void conn_tls_fail(struct conn *c, const char *what)
 
 /* ---- the relay ------------------------------------------------------------ */
 
+/* A control record on a kTLS receive side (DESIGN.md 3.5). */
+static int ktls_control(struct conn *c, struct dir *d, const unsigned char *p,
+			ssize_t n, uint8_t type)
+{
+	char why[160];
+
+	if (type == KTLS_RT_ALERT && n >= 2) {
+		if (p[1] == KTLS_ALERT_CLOSE_NOTIFY) {
+			d->eof = 1;
+			d->how = "close_notify";
+			return 1;
+		}
+		snprintf(why, sizeof(why),
+			 "TLS alert received: level %u, description %u", p[0],
+			 p[1]);
+		logc(c->svc, c->id, LOG_ERR, "%s", why);
+		conn_close(c, why, 1);
+		return 0;
+	}
+	if (type == KTLS_RT_HANDSHAKE && n >= 1) {
+		if (p[0] == SSL3_MT_NEWSESSION_TICKET && c->svc->client) {
+			/* OpenSSL 3.0 cannot take a ticket back after the
+			 * switch: no TLS 1.3 resumption on this leg. */
+			logc(c->svc, c->id, LOG_DEBUG,
+			     "TLS 1.3 NewSessionTicket dropped (kernel TLS)");
+			return 1;
+		}
+		if (p[0] == SSL3_MT_KEY_UPDATE) {
+			snprintf(why, sizeof(why),
+				 "the peer sent a TLS 1.3 KeyUpdate and this "
+				 "kernel cannot rekey kernel TLS (Linux >= 6.14 can)");
+			logc(c->svc, c->id, LOG_NOTICE, "%s", why);
+			conn_close(c, why, 0);
+			return 0;
+		}
+	}
+	snprintf(why, sizeof(why), "unexpected TLS record (type %u) after the "
+		 "switch to kernel TLS", type);
+	logc(c->svc, c->id, LOG_ERR, "%s", why);
+	conn_close(c, why, 1);
+	return 0;
+}
+
+/* Read from a side whose receive direction is in the kernel. */
+static int ktls_read(struct conn *c, struct dir *d, struct side *s)
+{
+	char *p = d->buf + d->off + d->len;
+	size_t room = CONN_BUF - d->off - d->len;
+	uint8_t type;
+	ssize_t n;
+	int again;
+
+	/* a control record must fit whole */
+	if (room < 512 && d->off) {
+		memmove(d->buf, d->buf + d->off, d->len);
+		d->off = 0;
+		p = d->buf + d->len;
+		room = CONN_BUF - d->len;
+	}
+	if (room < 512)
+		return 0;
+	for (again = 0; again < 2; again++) {
+		n = ktls_recv_record(s->rfd, p, room, &type, MSG_DONTWAIT);
+		if (n == -EAGAIN || n == -EINTR) {
+			s->need |= SIDE_NEED_RD;
+			return 0;
+		}
+		if (n < 0) {
+			char why[128];
+
+			if (n == -EBADMSG)
+				ktls_send_alert(s->wfd, KTLS_ALERT_FATAL, 20,
+						MSG_DONTWAIT);
+			snprintf(why, sizeof(why), "kernel TLS receive: %s",
+				 n == -EBADMSG ? "a record failed to decrypt" :
+						 strerror(-n));
+			logc(c->svc, c->id, LOG_ERR, "%s", why);
+			conn_close(c, why, 1);
+			return 0;
+		}
+		if (type != KTLS_RT_APPLICATION_DATA)
+			return ktls_control(c, (struct dir *)d,
+					    (unsigned char *)p, n, type);
+		if (n > 0) {
+			d->len += n;
+			return 1;
+		}
+		/* 0: EOF, or an empty record; only EOF reads 0 twice */
+	}
+	d->eof = 1;
+	d->how = "EOF without close_notify (truncated)";
+	logc(c->svc, c->id, LOG_NOTICE,
+	     "TLS peer closed without close_notify (possible truncation)");
+	return 1;
+}
+
 /* Returns 1 on progress; may close C. */
 static int dir_read(struct conn *c, struct dir *d)
 {
@@ -268,6 +367,8 @@ static int dir_read(struct conn *c, struct dir *d)
 	p = d->buf + d->off + d->len;
 	room = CONN_BUF - d->off - d->len;
 
+	if (s->ktls_rx)
+		return ktls_read(c, d, s);
 	if (!s->ssl) {
 		ssize_t r = read(s->rfd, p, room);
 
@@ -344,7 +445,15 @@ static int dir_write(struct conn *c, struct dir *d)
 			return 0;
 		/* The source ended and everything is delivered: pass the end
 		 * on (close_notify, then FIN). */
-		if (s->ssl) {
+		if (s->ktls_tx) {
+			int rc = ktls_send_close_notify(s->wfd, MSG_DONTWAIT);
+
+			if (rc == -EAGAIN) {
+				s->need |= SIDE_NEED_WR;
+				return 0;
+			}
+			s->close_sent = 1;
+		} else if (s->ssl) {
 			ERR_clear_error();
 			if (SSL_shutdown(s->ssl) < 0) {
 				int e = SSL_get_error(s->ssl, -1);
@@ -367,7 +476,7 @@ static int dir_write(struct conn *c, struct dir *d)
 		return 1;
 	}
 
-	if (!s->ssl) {
+	if (!s->ssl || s->ktls_tx) {
 		ssize_t r = write(s->wfd, d->buf + d->off, d->len);
 
 		if (r > 0) {
@@ -469,13 +578,8 @@ static void conn_handshake_done(struct conn *c)
 	logc(c->svc, c->id, LOG_INFO, "%s ciphersuite: %s (%d-bit encryption)",
 	     SSL_get_version(ssl), SSL_CIPHER_get_name(ciph), bits);
 
-	if (c->svc->ktls == KTLS_REQUIRED) {
-		logc(c->svc, c->id, LOG_ERR,
-		     "ktls = required, but kernel TLS offload is not built yet");
-		conn_close(c, "ktls = required: kernel TLS offload not built yet",
-			   1);
+	if (offload_conn(c) < 0)
 		return;
-	}
 	if (c->svc->client) {
 		tls_conn_save_session(ssl, c->target);
 		conn_start_relay(c);
@@ -771,14 +875,13 @@ uint64_t conn_quiet_ms(const struct conn *c, uint64_t now)
 void conn_describe(const struct conn *c, char *buf, size_t len)
 {
 	uint64_t age = (now_ms() - c->t_start) / 1000;
+	char path[200];
 
 	snprintf(buf, len,
-		 "#%llu [%s] peer %s state %s path %s%s%s%s %s c2s %llu s2c %llu age %llus",
+		 "#%llu [%s] peer %s state %s path %s %s c2s %llu s2c %llu age %llus",
 		 (unsigned long long)c->id, c->svc->name, c->peer,
-		 conn_state_str(c->state), path_str(c),
-		 c->handshake_done ? " (" : "",
-		 c->handshake_done ? c->path_why : "",
-		 c->handshake_done ? ")" : "", c->proto[0] ? c->proto : "-",
+		 conn_state_str(c->state), path_str(c, path, sizeof(path)),
+		 c->proto[0] ? c->proto : "-",
 		 (unsigned long long)__atomic_load_n(&c->d[0].bytes,
 						     __ATOMIC_RELAXED),
 		 (unsigned long long)__atomic_load_n(&c->d[1].bytes,

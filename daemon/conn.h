@@ -32,7 +32,6 @@ struct worker;
 enum conn_state { CONN_NEW, CONN_HANDSHAKE, CONN_CONNECTING, CONN_RELAY,
 		  CONN_CLOSED };
 
-enum data_path { PATH_USERSPACE };
 
 struct side {
 	int rfd, wfd;		/* equal except in inetd mode (stdin/stdout) */
@@ -40,6 +39,8 @@ struct side {
 	struct ev_watch rw, ww;	/* ww only when wfd != rfd */
 	unsigned need;		/* SIDE_NEED_* from the last pump */
 	int hup;		/* hung up and no longer watched */
+	int ktls_tx, ktls_rx;	/* that direction is in the kernel */
+	int close_sent;		/* close_notify sent through kTLS */
 };
 #define SIDE_NEED_RD 1u
 #define SIDE_NEED_WR 2u
@@ -52,7 +53,6 @@ struct dir {
 	uint8_t eof;		/* nothing more will be read from src */
 	uint8_t shut;		/* the end was passed on to dst */
 	const char *how;	/* how src ended: "close_notify", "EOF"... */
-	enum data_path path;
 };
 
 struct conn {
@@ -77,7 +77,8 @@ struct conn {
 	uint64_t t_phase;	/* start of the handshake or connect attempt */
 	uint64_t t_active;	/* last byte moved */
 	char proto[96];		/* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
-	const char *path_why;
+	const char *path;	/* "userspace", "ktls tx+rx", ... */
+	char path_why[160];	/* why not (all) in the kernel; "" */
 	char reason[160];
 
 	struct conn *next, *prev;	/* worker's list */

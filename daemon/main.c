@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "offload.h"
 #include "privs.h"
 #include "runtime.h"
 #include "sockopt.h"
@@ -74,8 +75,8 @@ static void print_version(void)
 	fprintf(stderr, "Compiled with %s\n", OPENSSL_VERSION_TEXT);
 	fprintf(stderr, "Running  with %s\n", OpenSSL_version(OPENSSL_VERSION));
 	fprintf(stderr,
-		"Threading:PTHREAD Sockets:EPOLL,IPv6 TLS:SNI Data path:userspace "
-		"(kTLS: not built yet) Engines:epoll%s\n",
+		"Threading:PTHREAD Sockets:EPOLL,IPv6 TLS:SNI Data path:kTLS,userspace "
+		"Engines:epoll%s\n",
 		HAVE_LIBURING ? " (liburing found, engine not built yet)" : "");
 	fprintf(stderr, "\nGlobal options:\n"
 			"foreground          = no\n"
@@ -544,6 +545,10 @@ int main(int argc, char **argv)
 	log_notices(m.cfg);
 	logm(LOG_NOTICE, "Configuration successful");
 	logm(LOG_DEBUG, "Clients allowed=%ld", max_clients);
+
+	/* Probe kernel TLS while privileged: attaching the ULP as root
+	 * loads the tls module. */
+	offload_init();
 
 	/* stunnel's order: bind as root, chroot, drop, open the output */
 	if (!m.cfg->inetd &&

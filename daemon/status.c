@@ -2,6 +2,7 @@
 #include "status.h"
 #include "conn.h"
 #include "log.h"
+#include "offload.h"
 #include "runtime.h"
 #include "worker.h"
 
@@ -43,7 +44,7 @@ static void page(FILE *f)
 	fprintf(f, "uptime: %llu s\n",
 		(unsigned long long)(time(NULL) - started_at));
 	fprintf(f, "engine: epoll, %d worker(s)\n", workers_count());
-	fprintf(f, "kernel TLS: not built yet (every connection uses the userspace data path)\n");
+	fprintf(f, "%s\n", offload_summary());
 	pthread_mutex_lock(&reload_lock);
 	fprintf(f, "last reload: %s\n", reload_result);
 	pthread_mutex_unlock(&reload_lock);

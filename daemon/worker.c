@@ -178,7 +178,7 @@ static int wpriv_init(struct wpriv *p, int idx)
 int workers_start(int n)
 {
 	sigset_t all, old;
-	int i, rc;
+	int i, rc = 0;
 
 	workers = calloc(n, sizeof(*workers));
 	if (!workers)

@@ -159,6 +159,7 @@ int ktls_hkdf_expand_label(const EVP_MD *md, const unsigned char *secret,
  * (CLIENT_TRAFFIC_SECRET_0 or SERVER_TRAFFIC_SECRET_0 as the keylog
  * callback gives it, or a later generation). The secret length must be
  * the digest size. Fills @out; returns 0 or -errno (@out wiped on error).
+ * @out holds key material: the caller wipes it (OPENSSL_cleanse) after use.
  */
 int ktls_tls13_keys(const struct ktls_suite *s, const unsigned char *secret,
 		    size_t secret_len, struct ktls_keys *out);
@@ -185,7 +186,8 @@ int ktls_tls12_prf(const EVP_MD *md, const unsigned char *secret,
  * TLS 1.2 key block from the master secret (SSL_SESSION_get_master_key)
  * and the randoms (SSL_get_client_random, SSL_get_server_random), split
  * into the client_write and server_write key and IV (AEAD suites carry no
- * MAC key). Either output may be NULL. Returns 0 or -errno.
+ * MAC key). Either output may be NULL. Returns 0 or -errno. The caller
+ * wipes the outputs (OPENSSL_cleanse) after use.
  */
 int ktls_tls12_keys(const struct ktls_suite *s, const unsigned char *master,
 		    size_t master_len,
@@ -220,6 +222,8 @@ struct ktls_info_view {
  * of the next record, which is its sequence number (the kernel increments
  * it per record). ChaCha20 (both versions): iv = the 12-byte write IV, no
  * salt. Returns the struct size (> 0) or -EINVAL; @ci wiped on error.
+ * On success @ci holds the key: hand it to ktls_install(), which wipes
+ * it, or ktls_crypto_info_wipe() it.
  */
 int ktls_crypto_info_fill(union ktls_crypto_info *ci,
 			  const struct ktls_suite *s,

@@ -51,15 +51,17 @@ static int probe_listener(struct sockaddr_in *sin)
 
 /*
  * An established client socket connected to the listener @lfd at @sin;
- * the accepted end is closed at once (the client stays ESTABLISHED,
- * which is all the ULP asks). fd or -errno.
+ * fd or -errno. The accepted end goes to *@peer (-1 when not queued yet)
+ * and must stay open until the attempt is over: closing it sends a FIN,
+ * the client leaves ESTABLISHED and the ULP would fail with ENOTCONN.
  */
-static int probe_connect(int lfd, const struct sockaddr_in *sin)
+static int probe_connect(int lfd, const struct sockaddr_in *sin, int *peer)
 {
 	struct pollfd pfd;
 	socklen_t elen = sizeof(int);
-	int fd, err = 0, afd;
+	int fd, err = 0;
 
+	*peer = -1;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
@@ -80,13 +82,19 @@ static int probe_connect(int lfd, const struct sockaddr_in *sin)
 		if (err)
 			goto fail;
 	}
-	afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (afd >= 0)
-		close(afd);
+	*peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	return fd;
 fail:
 	close(fd);
 	return -err;
+}
+
+static void probe_close(int fd, int peer)
+{
+	if (fd >= 0)
+		close(fd);
+	if (peer >= 0)
+		close(peer);
 }
 
 /* Dummy keys of the right sizes for (@c, @version). */
@@ -127,11 +135,11 @@ static void probe_ciphers(int lfd, const struct sockaddr_in *sin,
 
 		for (int vi = 0; vi < KTLS_NVERSIONS; vi++) {
 			int version = vi ? TLS1_3_VERSION : TLS1_2_VERSION;
-			int fd, rc;
+			int fd, peer, rc;
 
 			if (!ktls_cipher_has_version(c, version))
 				continue;
-			fd = probe_connect(lfd, sin);
+			fd = probe_connect(lfd, sin, &peer);
 			if (fd < 0) {
 				caps->tx_err[i][vi] = caps->rx_err[i][vi] = -fd;
 				continue;
@@ -145,7 +153,7 @@ static void probe_ciphers(int lfd, const struct sockaddr_in *sin,
 				caps->rx_err[i][vi] =
 					probe_install(fd, TLS_RX, c, version);
 			}
-			close(fd);
+			probe_close(fd, peer);
 		}
 	}
 }
@@ -155,9 +163,9 @@ static void probe_rekey(int lfd, const struct sockaddr_in *sin,
 			struct ktls_caps *caps)
 {
 	const struct ktls_cipher *c = ktls_cipher_get(KTLS_AES_128_GCM);
-	int fd, one = 1;
+	int fd, peer, one = 1;
 
-	fd = probe_connect(lfd, sin);
+	fd = probe_connect(lfd, sin, &peer);
 	if (fd < 0)
 		return;
 	if (ktls_ulp(fd))
@@ -172,13 +180,13 @@ static void probe_rekey(int lfd, const struct sockaddr_in *sin,
 						   TLS1_3_VERSION);
 	}
 out:
-	close(fd);
+	probe_close(fd, peer);
 }
 
 int ktls_probe(struct ktls_caps *out)
 {
 	struct sockaddr_in sin;
-	int lfd, fd, rc;
+	int lfd, fd, peer, rc;
 
 	if (!out)
 		return -EINVAL;
@@ -196,13 +204,13 @@ int ktls_probe(struct ktls_caps *out)
 		out->setup_err = -lfd;
 		return 0;
 	}
-	fd = probe_connect(lfd, &sin);
+	fd = probe_connect(lfd, &sin, &peer);
 	if (fd < 0) {
 		out->setup_err = -fd;
 		goto out;
 	}
 	rc = ktls_ulp(fd);
-	close(fd);
+	probe_close(fd, peer);
 	out->ulp_err = -rc;
 	if (rc)
 		goto out;

@@ -99,8 +99,9 @@ const char *ktls_err_str(int err)
 	case 0:
 		return "ok";
 	case ENOENT:
-		return "tls module not loaded (autoload needs CAP_NET_ADMIN: "
-		       "modprobe tls, or list it in /etc/modules-load.d)";
+		return "tls module not loaded (modprobe tls, or list it in "
+		       "/etc/modules-load.d; autoload needs CAP_NET_ADMIN and "
+		       "the module installed)";
 	case ENOPROTOOPT:
 	case EOPNOTSUPP:
 		return "kernel has no kTLS support";

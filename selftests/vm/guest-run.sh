@@ -13,7 +13,7 @@
 #	KTLSD-VM-EXIT=N TOKEN		the command's exit status (last line)
 # Anything else on the console is noise (kernel messages, init).
 
-unset vmcmd vmkroot
+unset vmcmd vmkroot vm9pcache
 exec </dev/null
 _vm_t=$VM_TOKEN
 

@@ -137,7 +137,7 @@ fi
 
 # --- ktlsd in the guest ------------------------------------------------------------
 ktlsd_relay() {
-	local bport dport i cli srv tx0 rx0 dtx drx
+	local bport dport cli srv tx0 rx0 dtx drx
 	if [ ! -f "$PKI/server-chain.crt" ] || [ ! -f "$PKI/ca.crt" ]; then
 		skip "ktlsd relays 2 MiB each way" "no test PKI in $PKI"
 		skip "ktlsd puts the connection into the kernel" "no test PKI"
@@ -146,7 +146,7 @@ ktlsd_relay() {
 	"$B/ktls-peer" server 127.0.0.1:0 --seed 2 --stats --send 2M --count 1 \
 		--timeout 60 >"$T/be.out" 2>&1 </dev/null &
 	pids+=($!)
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		grep -q 'listening on' "$T/be.out" && break
 		sleep 0.1
 	done
@@ -165,7 +165,7 @@ key = $PKI/server.key
 EOF
 	"$B/ktlsd" "$T/d.conf" >"$T/d.log" 2>&1 </dev/null &
 	pids+=($!)
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		grep -q 'Accepting new connections' "$T/d.log" && break
 		sleep 0.1
 	done

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+#include "offload.h"
+#include "conn.h"
+#include "ktls.h"
+#include "log.h"
+#include "tls_keys.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+
+static struct ktls_caps caps;
+static char summary[512] = "kTLS: not probed";
+
+void offload_init(void)
+{
+	ktls_probe(&caps);
+	ktls_caps_summary(&caps, summary, sizeof(summary));
+	logm(LOG_NOTICE, "%s", summary);
+}
+
+const char *offload_summary(void)
+{
+	return summary;
+}
+
+/* Install one direction; returns NULL, or why it stays in userspace. */
+static const char *install(SSL *ssl, int fd, int tx, char *buf, size_t len)
+{
+	union ktls_crypto_info ci;
+	const char *why;
+	int rc;
+
+	if (!tx && SSL_has_pending(ssl))
+		return "OpenSSL already holds received bytes";
+	rc = tls_keys_crypto_info(ssl, tx, &ci, &why);
+	if (rc < 0)
+		return why;
+	rc = ktls_install(fd, tx ? TLS_TX : TLS_RX, &ci);
+	if (rc < 0) {
+		snprintf(buf, len, "%s (%s)", ktls_err_str(-rc), strerror(-rc));
+		return buf;
+	}
+	return NULL;
+}
+
+/* OpenSSL must never touch the socket again in an offloaded direction:
+ * give it memory BIOs, so that anything it would read is EOF and
+ * anything it would write goes nowhere. */
+static void detach(SSL *ssl, int tx, int rx)
+{
+	if (tx)
+		SSL_set0_wbio(ssl, BIO_new(BIO_s_mem()));
+	if (rx) {
+		BIO *b = BIO_new(BIO_s_mem());
+
+		if (b)
+			BIO_set_mem_eof_return(b, 0);
+		SSL_set0_rbio(ssl, b);
+	}
+}
+
+int offload_conn(struct conn *c)
+{
+	struct side *s = &c->s[c->tls_side];
+	const char *wtx = NULL, *wrx = NULL;
+	char btx[96], brx[96];
+	int rc;
+
+	c->path = "userspace";
+	if (c->svc->ktls == KTLS_OFF) {
+		snprintf(c->path_why, sizeof(c->path_why), "ktls = off");
+		return 0;
+	}
+	if (caps.ulp_err) {
+		snprintf(c->path_why, sizeof(c->path_why),
+			 "no kernel TLS: %s", ktls_err_str(caps.ulp_err));
+		goto out;
+	}
+	if (s->rfd != s->wfd) {
+		snprintf(c->path_why, sizeof(c->path_why),
+			 "inetd mode on two descriptors");
+		goto out;
+	}
+	rc = ktls_ulp(s->rfd);
+	if (rc < 0) {
+		snprintf(c->path_why, sizeof(c->path_why), "%s (%s)",
+			 ktls_err_str(-rc), strerror(-rc));
+		goto out;
+	}
+	wtx = install(s->ssl, s->rfd, 1, btx, sizeof(btx));
+	wrx = install(s->ssl, s->rfd, 0, brx, sizeof(brx));
+	tls_keys_forget(s->ssl);
+	s->ktls_tx = !wtx;
+	s->ktls_rx = !wrx;
+	if (s->ktls_rx && SSL_version(s->ssl) >= TLS1_3_VERSION)
+		ktls_rx_expect_no_pad(s->rfd);
+	detach(s->ssl, s->ktls_tx, s->ktls_rx);
+	if (s->ktls_tx && s->ktls_rx) {
+		c->path = "ktls tx+rx";
+		c->path_why[0] = '\0';
+		logc(c->svc, c->id, LOG_INFO, "Data path: %s", c->path);
+		return 0;
+	}
+	if (s->ktls_tx || s->ktls_rx) {
+		c->path = s->ktls_tx ? "ktls tx" : "ktls rx";
+		snprintf(c->path_why, sizeof(c->path_why), "%s: %s",
+			 s->ktls_tx ? "rx" : "tx", s->ktls_tx ? wrx : wtx);
+	} else if (wtx == wrx || !strcmp(wtx, wrx)) {
+		snprintf(c->path_why, sizeof(c->path_why), "%s", wtx);
+	} else {
+		snprintf(c->path_why, sizeof(c->path_why), "tx: %s; rx: %s",
+			 wtx, wrx);
+	}
+out:
+	if (c->svc->ktls == KTLS_REQUIRED) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "ktls = required: %s", c->path_why);
+		logc(c->svc, c->id, LOG_ERR, "%s", why);
+		conn_close(c, why, 1);
+		return -1;
+	}
+	logc(c->svc, c->id, LOG_INFO, "Data path: %s (%s)", c->path,
+	     c->path_why);
+	return 0;
+}

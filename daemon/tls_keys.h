@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tls_keys.h - what the kernel needs from a finished OpenSSL handshake:
+ * the traffic secrets (TLS 1.3, captured from the keylog callback) or the
+ * master secret and randoms (TLS 1.2), and the record sequence number of
+ * each direction, counted from the record headers OpenSSL reports (never
+ * assumed): the count restarts at the key change, which is the
+ * ChangeCipherSpec in TLS 1.2 and the Finished message in TLS 1.3.
+ */
+#ifndef KTLSD_TLS_KEYS_H
+#define KTLSD_TLS_KEYS_H
+
+#include <openssl/ssl.h>
+
+#include "ktls.h"
+
+/* Arm secret capture and record counting on every SSL of CTX. */
+void tls_keys_setup_ctx(SSL_CTX *ctx);
+
+/*
+ * The kernel crypto_info of SSL's transmit (TX = 1) or receive direction,
+ * from the local point of view, with the sequence number of the next
+ * record. Returns 0, or -errno: -EOPNOTSUPP (the suite cannot be
+ * offloaded; *WHY says why), -ENOKEY (no secret captured).
+ */
+int tls_keys_crypto_info(SSL *ssl, int tx, union ktls_crypto_info *ci,
+			 const char **why);
+
+/* Wipe the captured secrets and stop counting (after the switch). */
+void tls_keys_forget(SSL *ssl);
+
+#endif
