@@ -118,10 +118,17 @@ run:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/quickstart $(B)
 
+# VM_REQUIRED: the kTLS tests in the QEMU guest must run, not skip
 check:
 	$(Q)tools/install-deps test
 	$(Q)$(MAKE) --no-print-directory tests
-	$(Q)selftests/run $(B)
+	$(Q)VM_REQUIRED=1 selftests/run $(B)
+
+# only the kTLS tests in the QEMU guest (the host kernel has no kTLS)
+check-vm:
+	$(Q)tools/install-deps test
+	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)VM_REQUIRED=1 selftests/run $(B) ktls-vm
 
 # ---- docs: the option reference comes from the option table -------------
 docs: $(B)/ktlsd
@@ -138,7 +145,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all summary tests run check docs install clean
+.PHONY: all summary tests run check check-vm docs install clean
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
