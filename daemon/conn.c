@@ -23,6 +23,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -73,6 +74,8 @@ struct conn *conn_new(struct config *cfg, struct service *svc, int fd_in,
 	c->d[0].dst = 1;
 	c->d[1].src = 1;
 	c->d[1].dst = 0;
+	c->d[0].pipe[0] = c->d[0].pipe[1] = -1;
+	c->d[1].pipe[0] = c->d[1].pipe[1] = -1;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->t_start = c->t_active = now_ms();
 	c->path = "none";
@@ -195,16 +198,24 @@ void conn_close(struct conn *c, const char *reason, int error)
 	     (unsigned long long)conn_bytes_to_tls(c),
 	     (unsigned long long)conn_bytes_to_socket(c));
 	logc(svc, c->id, LOG_INFO,
-	     "Connection summary: service=[%s] peer=%s path=%s "
+	     "Connection summary: service=[%s] peer=%s path=%s relay=%s "
 	     "protocol=%s client_to_server=%llu server_to_client=%llu "
 	     "duration=%llu.%03llus end=\"%s\"",
 	     svc->name, c->peer, path_str(c, path, sizeof(path)),
+	     c->d[0].splice && c->d[1].splice ? "splice" :
+	     c->d[0].splice || c->d[1].splice ? "splice+copy" : "copy",
 	     c->proto[0] ? c->proto : "-",
 	     (unsigned long long)c->d[0].bytes,
 	     (unsigned long long)c->d[1].bytes,
 	     (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
 	     c->reason);
 	c->state = CONN_CLOSED;
+	for (int i = 0; i < 2; i++) {	/* not empty: not for the pool */
+		if (c->d[i].pipe[0] >= 0) {
+			close(c->d[i].pipe[0]);
+			close(c->d[i].pipe[1]);
+		}
+	}
 	side_close(c, &c->s[0], error);
 	side_close(c, &c->s[1], error);
 	worker_conn_done(c->w, c);
@@ -517,6 +528,84 @@ static int dir_write(struct conn *c, struct dir *d)
 	return 1;
 }
 
+/*
+ * The zero-copy relay of a direction whose both ends are in the kernel
+ * (a plain socket, or a kTLS socket in the right direction): source ->
+ * pipe -> destination with splice(2). The socket's O_NONBLOCK is not
+ * enough for splice, so SPLICE_F_NONBLOCK always. What splice cannot
+ * take is left to the copy path: a control record (EINVAL from a kTLS
+ * receive side), a 0 that may be an empty record rather than EOF, and
+ * the end of the direction. Bytes read that way wait in d->buf, behind
+ * those already in the pipe.
+ */
+static int dir_splice(struct conn *c, struct dir *d)
+{
+	struct side *s = &c->s[d->src], *t = &c->s[d->dst];
+	ssize_t n;
+
+	if (d->shut)
+		return 0;
+	if (d->inpipe) {
+		n = splice(d->pipe[0], NULL, t->wfd, NULL, d->inpipe,
+			   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n > 0) {
+			d->inpipe -= n;
+			__atomic_add_fetch(&d->bytes, n, __ATOMIC_RELAXED);
+			if (!d->inpipe)
+				worker_pipe_put(c->w, d->pipe);
+			return 1;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			t->need |= SIDE_NEED_WR;
+			return 0;
+		}
+		char why[128];
+		snprintf(why, sizeof(why), "splice to %s: %s",
+			 d->dst == c->tls_side ? "TLS peer" : "socket",
+			 n < 0 ? strerror(errno) : "closed");
+		conn_close(c, why, 1);
+		return 0;
+	}
+	if (d->len || d->eof)
+		return dir_write(c, d);
+	if (d->pipe[0] < 0) {
+		int rc = worker_pipe_get(c->w, d->pipe);
+
+		if (rc < 0) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "cannot create a pipe: %s",
+				 strerror(-rc));
+			conn_close(c, why, 1);
+			return 0;
+		}
+	}
+	n = splice(s->rfd, NULL, d->pipe[1], NULL, 1 << 20,
+		   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	if (n > 0) {
+		d->inpipe = n;
+		return 1;
+	}
+	worker_pipe_put(c->w, d->pipe);	/* still empty */
+	if (n == 0 && !s->ktls_rx) {
+		d->eof = 1;
+		d->how = "EOF";
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		s->need |= SIDE_NEED_RD;
+		return 0;
+	}
+	if (s->ktls_rx && (n == 0 || errno == EINVAL))
+		return dir_read(c, d);	/* a record splice cannot carry */
+	char why[128];
+	snprintf(why, sizeof(why), "splice from %s: %s",
+		 d->src == c->tls_side ? "TLS peer" : "socket",
+		 strerror(errno));
+	conn_close(c, why, 1);
+	return 0;
+}
+
 static void conn_pump(struct conn *c)
 {
 	int round, progress, i;
@@ -525,6 +614,12 @@ static void conn_pump(struct conn *c)
 		progress = 0;
 		c->s[0].need = c->s[1].need = 0;
 		for (i = 0; i < 2; i++) {
+			if (c->d[i].splice) {
+				progress |= dir_splice(c, &c->d[i]);
+				if (c->state == CONN_CLOSED)
+					return;
+				continue;
+			}
 			progress |= dir_write(c, &c->d[i]);
 			if (c->state == CONN_CLOSED)
 				return;
@@ -552,8 +647,21 @@ static void conn_pump(struct conn *c)
 	conn_arm(c);
 }
 
+/* Both ends of D move bytes in the kernel: plain sockets, or kTLS in
+ * the right direction. */
+static int splice_ok(const struct conn *c, const struct dir *d)
+{
+	const struct side *s = &c->s[d->src], *t = &c->s[d->dst];
+
+	if (s->rfd != s->wfd || t->rfd != t->wfd)
+		return 0;	/* inetd mode: maybe not sockets */
+	return (!s->ssl || s->ktls_rx) && (!t->ssl || t->ktls_tx);
+}
+
 static void conn_start_relay(struct conn *c)
 {
+	c->d[0].splice = splice_ok(c, &c->d[0]);
+	c->d[1].splice = splice_ok(c, &c->d[1]);
 	c->state = CONN_RELAY;
 	c->t_active = c->w->now;
 	conn_pump(c);
@@ -867,7 +975,7 @@ uint64_t conn_quiet_ms(const struct conn *c, uint64_t now)
 {
 	if (c->state != CONN_RELAY)
 		return UINT64_MAX;
-	if (c->d[0].len || c->d[1].len)
+	if (c->d[0].len || c->d[1].len || c->d[0].inpipe || c->d[1].inpipe)
 		return 0;
 	return now - c->t_active;
 }

@@ -53,6 +53,9 @@ struct dir {
 	uint8_t eof;		/* nothing more will be read from src */
 	uint8_t shut;		/* the end was passed on to dst */
 	const char *how;	/* how src ended: "close_notify", "EOF"... */
+	int splice;		/* relayed by splice(2) through pipe[] */
+	int pipe[2];		/* from the worker's pool while inpipe > 0 */
+	size_t inpipe;
 };
 
 struct conn {

@@ -4,6 +4,7 @@
 #include "runtime.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -11,8 +12,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#define PIPE_POOL 32		/* empty pipes kept per worker */
+#define PIPE_SIZE (256 * 1024)	/* F_SETPIPE_SZ: 4 records per syscall */
+
 struct wpriv {
 	struct worker pub;
+	int pipes[PIPE_POOL][2];
+	int npipes;
 	pthread_t th;
 	int efd;
 	struct ev_watch ew;
@@ -33,6 +39,37 @@ static unsigned next_worker;
 static struct wpriv *wp(struct worker *w)
 {
 	return (struct wpriv *)w;
+}
+
+int worker_pipe_get(struct worker *w, int fds[2])
+{
+	struct wpriv *p = wp(w);
+
+	if (p->npipes) {
+		p->npipes--;
+		fds[0] = p->pipes[p->npipes][0];
+		fds[1] = p->pipes[p->npipes][1];
+		return 0;
+	}
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -errno;
+	fcntl(fds[0], F_SETPIPE_SZ, PIPE_SIZE);	/* a hint: fine if refused */
+	return 0;
+}
+
+void worker_pipe_put(struct worker *w, int fds[2])
+{
+	struct wpriv *p = wp(w);
+
+	if (p->npipes < PIPE_POOL) {
+		p->pipes[p->npipes][0] = fds[0];
+		p->pipes[p->npipes][1] = fds[1];
+		p->npipes++;
+	} else {
+		close(fds[0]);
+		close(fds[1]);
+	}
+	fds[0] = fds[1] = -1;
 }
 
 void worker_conn_done(struct worker *w, struct conn *c)

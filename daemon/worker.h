@@ -43,6 +43,15 @@ void workers_foreach(void (*fn)(const struct conn *c, void *arg), void *arg);
 /* inetd mode: run C on the calling thread until it is closed. */
 void worker_run_inline(struct conn *c);
 
+/*
+ * Pipes for the splice relay, from a per-worker pool: a connection holds
+ * one per direction only while bytes are in flight, so an idle kTLS
+ * connection costs its two sockets and nothing more. Get returns 0 or
+ * -errno; put takes only empty pipes.
+ */
+int worker_pipe_get(struct worker *w, int fds[2]);
+void worker_pipe_put(struct worker *w, int fds[2]);
+
 /* From conn.c: C is closed; free it after the current batch. */
 void worker_conn_done(struct worker *w, struct conn *c);
 
