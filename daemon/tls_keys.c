@@ -69,25 +69,27 @@ static void msg_cb(int write_p, int version, int type, const void *buf,
 		   size_t len, SSL *ssl, void *arg)
 {
 	struct tls_keys *k = keys_get(ssl, 1);
-	int key_change;
 
 	if (!k)
 		return;
 	write_p = !!write_p;
-	if (type == SSL3_RT_HEADER) {
-		k->seq[write_p]++;
+	if (SSL_version(ssl) < TLS1_3_VERSION) {
+		/* TLS 1.2: the keys change after the ChangeCipherSpec record,
+		 * whose header OpenSSL reports both ways (the message itself
+		 * only when written): the Finished that follows is record 0. */
+		if (type == SSL3_RT_HEADER)
+			k->seq[write_p] = len && ((const unsigned char *)buf)[0] ==
+						  SSL3_RT_CHANGE_CIPHER_SPEC ?
+					  0 : k->seq[write_p] + 1;
 		return;
 	}
-	/* OpenSSL reports a record's header before the message it carries,
-	 * so resetting here leaves the next record at 0 (TLS 1.3) or the
-	 * Finished after the CCS at 0 and the record after it at 1 (1.2). */
-	if (SSL_version(ssl) >= TLS1_3_VERSION)
-		key_change = type == SSL3_RT_HANDSHAKE && len &&
-			     ((const unsigned char *)buf)[0] ==
-				     SSL3_MT_FINISHED;
-	else
-		key_change = type == SSL3_RT_CHANGE_CIPHER_SPEC;
-	if (key_change)
+	/* TLS 1.3: OpenSSL reports a record's header before the message it
+	 * carries; the record after the Finished is the first under the
+	 * application keys. */
+	if (type == SSL3_RT_HEADER)
+		k->seq[write_p]++;
+	else if (type == SSL3_RT_HANDSHAKE && len &&
+		 ((const unsigned char *)buf)[0] == SSL3_MT_FINISHED)
 		k->seq[write_p] = 0;
 }
 

@@ -5,7 +5,7 @@
  * master secret and randoms (TLS 1.2), and the record sequence number of
  * each direction, counted from the record headers OpenSSL reports (never
  * assumed): the count restarts at the key change, which is the
- * ChangeCipherSpec in TLS 1.2 and the Finished message in TLS 1.3.
+ * ChangeCipherSpec record in TLS 1.2 and the Finished message in 1.3.
  */
 #ifndef KTLSD_TLS_KEYS_H
 #define KTLSD_TLS_KEYS_H
