@@ -148,4 +148,4 @@ clean:
 .PHONY: all summary tests run check check-vm docs install clean
 .SECONDARY:
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f 2>/dev/null)

@@ -75,9 +75,8 @@ static void print_version(void)
 	fprintf(stderr, "Compiled with %s\n", OPENSSL_VERSION_TEXT);
 	fprintf(stderr, "Running  with %s\n", OpenSSL_version(OPENSSL_VERSION));
 	fprintf(stderr,
-		"Threading:PTHREAD Sockets:EPOLL,IPv6 TLS:SNI Data path:kTLS,userspace "
-		"Engines:epoll%s\n",
-		HAVE_LIBURING ? " (liburing found, engine not built yet)" : "");
+		"Threading:PTHREAD Sockets:IPv6 TLS:SNI Data path:kTLS+splice,userspace "
+		"Engines:%sepoll\n", HAVE_LIBURING ? "io_uring," : "");
 	fprintf(stderr, "\nGlobal options:\n"
 			"foreground          = no\n"
 			"syslog              = yes\n"
@@ -402,6 +401,33 @@ static int write_pid(const char *path)
 	return 0;
 }
 
+/* ioEngine: io_uring when asked or when auto finds it usable. */
+static int choose_engine(const struct config *cfg)
+{
+	int rc;
+
+	if (cfg->io_engine == IO_ENGINE_EPOLL) {
+		ev_set_engine(EV_EPOLL);
+		return 0;
+	}
+	rc = ev_uring_probe();
+	if (rc == 0) {
+		ev_set_engine(EV_URING);
+		return 0;
+	}
+	if (cfg->io_engine == IO_ENGINE_URING) {
+		logm(LOG_ERR, "ioEngine = uring, but io_uring cannot be used here: %s%s",
+		     strerror(-rc), rc == -EPERM ?
+		     " (kernel.io_uring_disabled or a seccomp filter)" : "");
+		return -1;
+	}
+	logm(LOG_NOTICE, "io_uring unavailable (%s%s): using epoll",
+	     strerror(-rc), rc == -EPERM ?
+	     ": kernel.io_uring_disabled or a seccomp filter" : "");
+	ev_set_engine(EV_EPOLL);
+	return 0;
+}
+
 static int worker_count(const struct config *cfg)
 {
 	long n = cfg->workers;
@@ -562,6 +588,8 @@ int main(int argc, char **argv)
 		return 1;
 	runtime_set_current(m.cfg);
 
+	if (choose_engine(m.cfg) < 0)
+		return 1;
 	if (m.cfg->inetd) {
 		rc = run_inetd(m.cfg);
 		runtime_set_current(NULL);
@@ -579,6 +607,8 @@ int main(int argc, char **argv)
 	if ((rc = workers_start(worker_count(m.cfg))) < 0)
 		fatal("worker threads: %s", strerror(-rc));
 	listeners_arm();
+	logm(LOG_NOTICE, "Event engine: %s, %d worker(s)",
+	     ev_engine_name(ev_get_engine()), workers_count());
 	logm(LOG_INFO, "Accepting new connections");
 	main_loop();
 	workers_join();

@@ -520,8 +520,6 @@ static const char *set_io_engine(struct opt_ctx *p, const struct opt *o,
 
 	if (kw_lookup(kw_io_engine, v, &e))
 		return kw_why(p, kw_io_engine);
-	if (e == IO_ENGINE_URING)
-		return "the io_uring engine is not built yet; use epoll or auto";
 	p->cfg->io_engine = e;
 	return NULL;
 }
@@ -919,7 +917,7 @@ const struct opt opt_table[] = {
 	{ "ioEngine", G | OPT_NORELOAD, BUILT, .set = set_io_engine,
 	  CFG(io_engine), .kw = kw_io_engine, .values = "auto|uring|epoll",
 	  .def = "auto", .help = "ktlsd: event engine of the workers",
-	  .note = "the uring value arrives with issue #4" },
+	  .note = "auto: io_uring when the kernel allows it, else epoll" },
 	{ "log", G, BUILT, .set = set_kw, CFG(log_append), .kw = kw_log,
 	  .values = "append|overwrite", .def = "append",
 	  .help = "how the output file is opened" },

@@ -43,7 +43,8 @@ static void page(FILE *f)
 	fprintf(f, "ktlsd %s\n", KTLSD_VERSION);
 	fprintf(f, "uptime: %llu s\n",
 		(unsigned long long)(time(NULL) - started_at));
-	fprintf(f, "engine: epoll, %d worker(s)\n", workers_count());
+	fprintf(f, "engine: %s, %d worker(s)\n",
+		ev_engine_name(ev_get_engine()), workers_count());
 	fprintf(f, "%s\n", offload_summary());
 	pthread_mutex_lock(&reload_lock);
 	fprintf(f, "last reload: %s\n", reload_result);

@@ -31,6 +31,7 @@ struct ev_watch {
 	int added;
 	ev_cb cb;
 	void *arg;
+	uint32_t slot;		/* io_uring engine: slot + 1, 0 = none */
 };
 
 int ev_loop_new(struct ev_loop **out);
@@ -48,5 +49,34 @@ void ev_watch_del(struct ev_loop *l, struct ev_watch *w);
 /* Wait up to TIMEOUT_MS (-1 = forever) and dispatch one batch. Returns
  * the number of events, or -errno (-EINTR is not an error). */
 int ev_run_once(struct ev_loop *l, int timeout_ms);
+
+/* ---- engines ------------------------------------------------------------ */
+
+enum ev_engine { EV_EPOLL, EV_URING };
+
+const char *ev_engine_name(enum ev_engine e);
+
+/* Whether the io_uring engine can run here: 0, or -errno (-ENOSYS
+ * without liburing or kernel support, -EPERM when forbidden by
+ * kernel.io_uring_disabled or a seccomp filter). */
+int ev_uring_probe(void);
+
+/* Make the next ev_loop_new() calls use engine E (before any loop). */
+void ev_set_engine(enum ev_engine e);
+enum ev_engine ev_get_engine(void);
+
+/* What an engine provides; each loop starts with a pointer to its ops. */
+struct ev_ops {
+	int (*set)(struct ev_loop *l, struct ev_watch *w, uint32_t events);
+	void (*del)(struct ev_loop *l, struct ev_watch *w);
+	int (*run)(struct ev_loop *l, int timeout_ms);
+	void (*free)(struct ev_loop *l);
+};
+struct ev_loop {
+	const struct ev_ops *ops;
+};
+
+int ev_epoll_new(struct ev_loop **out);
+int ev_uring_new(struct ev_loop **out);
 
 #endif

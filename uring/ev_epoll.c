@@ -15,16 +15,19 @@
 
 #define EV_BATCH 64
 
-struct ev_loop {
+struct ep_loop {
+	struct ev_loop base;
 	int epfd;
 	int in_batch;
 	struct epoll_event evs[EV_BATCH];
 	int nevs, cur;
 };
 
-int ev_loop_new(struct ev_loop **out)
+static const struct ev_ops ep_ops;
+
+int ev_epoll_new(struct ev_loop **out)
 {
-	struct ev_loop *l = calloc(1, sizeof(*l));
+	struct ep_loop *l = calloc(1, sizeof(*l));
 
 	if (!l)
 		return -ENOMEM;
@@ -35,28 +38,22 @@ int ev_loop_new(struct ev_loop **out)
 		free(l);
 		return -e;
 	}
-	*out = l;
+	l->base.ops = &ep_ops;
+	*out = &l->base;
 	return 0;
 }
 
-void ev_loop_free(struct ev_loop *l)
+static void ep_free(struct ev_loop *base)
 {
-	if (!l)
-		return;
+	struct ep_loop *l = (struct ep_loop *)base;
+
 	close(l->epfd);
 	free(l);
 }
 
-void ev_watch_init(struct ev_watch *w, int fd, ev_cb cb, void *arg)
+static int ep_set(struct ev_loop *base, struct ev_watch *w, uint32_t events)
 {
-	memset(w, 0, sizeof(*w));
-	w->fd = fd;
-	w->cb = cb;
-	w->arg = arg;
-}
-
-int ev_watch_set(struct ev_loop *l, struct ev_watch *w, uint32_t events)
-{
+	struct ep_loop *l = (struct ep_loop *)base;
 	struct epoll_event ev = { .events = events, .data.ptr = w };
 
 	if (w->added && w->events == events)
@@ -69,7 +66,7 @@ int ev_watch_set(struct ev_loop *l, struct ev_watch *w, uint32_t events)
 	return 0;
 }
 
-static void forget(struct ev_loop *l, struct ev_watch *w)
+static void forget(struct ep_loop *l, struct ev_watch *w)
 {
 	int i;
 
@@ -79,8 +76,10 @@ static void forget(struct ev_loop *l, struct ev_watch *w)
 			l->evs[i].data.ptr = NULL;
 }
 
-void ev_watch_del(struct ev_loop *l, struct ev_watch *w)
+static void ep_del(struct ev_loop *base, struct ev_watch *w)
 {
+	struct ep_loop *l = (struct ep_loop *)base;
+
 	if (!w->added)
 		return;
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
@@ -90,8 +89,9 @@ void ev_watch_del(struct ev_loop *l, struct ev_watch *w)
 		forget(l, w);
 }
 
-int ev_run_once(struct ev_loop *l, int timeout_ms)
+static int ep_run(struct ev_loop *base, int timeout_ms)
 {
+	struct ep_loop *l = (struct ep_loop *)base;
 	int n = epoll_wait(l->epfd, l->evs, EV_BATCH, timeout_ms);
 
 	if (n < 0)
@@ -109,3 +109,7 @@ int ev_run_once(struct ev_loop *l, int timeout_ms)
 	l->nevs = 0;
 	return n;
 }
+
+static const struct ev_ops ep_ops = {
+	.set = ep_set, .del = ep_del, .run = ep_run, .free = ep_free,
+};

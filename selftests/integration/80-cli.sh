@@ -38,7 +38,8 @@ EOF
 out=$(timeout 10 "$KTLSD" "$T/bad.conf" </dev/null 2>&1)
 rc=$?
 is "bad config: exit status 1" "$rc" 1
-if grep -qE "bad\.conf:7: \"this line has no equals sign\": No '=' found" \
+badline=$(grep -n 'this line has no equals sign' "$T/bad.conf" | cut -d: -f1)
+if grep -qE "bad\.conf:$badline: \"this line has no equals sign\": No '=' found" \
 	<<<"$out"; then
 	ok "bad config: FILE:LINE: \"text\": reason"
 else
