@@ -4,6 +4,9 @@
 #   make run          install missing build dependencies, build, and run
 #                     ktlsd in the foreground on the quick-start config
 #   make check        install what the tests need, build, run every test
+#   make check-vm     only the kernel TLS tests, in a QEMU guest
+#   make bench        ktlsd against stunnel, HAProxy and nginx (bench/)
+#   make bench-vm     the kTLS path against the userspace path, in the VM
 #   make install      install under PREFIX (default /usr/local)
 #   make V=1          show the full commands
 #
@@ -33,7 +36,7 @@ have = $(shell $(PKG_CONFIG) --exists $(1) 2>/dev/null && echo 1)
 
 # "make run" and "make check" install the dependencies first, then build
 # through a recursive make: only the other goals need them at parse time.
-ifeq ($(filter run check clean,$(MAKECMDGOALS)),)
+ifeq ($(filter run check check-vm bench bench-vm clean,$(MAKECMDGOALS)),)
 ifneq ($(call have,openssl),1)
 $(error OpenSSL 3 development files not found: run 'tools/install-deps build' or apt-get install libssl-dev pkg-config)
 endif
@@ -130,6 +133,19 @@ check-vm:
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)VM_REQUIRED=1 selftests/run $(B) ktls-vm
 
+# ---- benchmarks (bench/README.md): ktlsd against stunnel, HAProxy and
+# nginx on loopback, about 7 minutes on 2 cores (BENCH_ARGS=--quick: 1)
+bench:
+	$(Q)tools/install-deps bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bench/run $(B) $(BENCH_ARGS)
+
+# ktlsd's kTLS path against its userspace path in the test VM, as ratios
+bench-vm:
+	$(Q)tools/install-deps bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bench/vm.sh $(B) $(BENCH_ARGS)
+
 # ---- docs: the option reference comes from the option table -------------
 docs: $(B)/ktlsd
 	$(quiet) GEN doc/options.md
@@ -145,7 +161,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all summary tests run check check-vm docs install clean
+.PHONY: all summary tests run check check-vm bench bench-vm docs install clean
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' -type f 2>/dev/null)
