@@ -37,6 +37,7 @@
 #define CONN_MAGIC 0x6b746c73u	/* "ktls" */
 #define CONN_BUF 16384
 #define PUMP_BUDGET 32		/* rounds before yielding to others */
+#define SPLICE_BATCH 16		/* records into a pipe per drain */
 
 
 static void conn_arm(struct conn *c);
@@ -538,70 +539,93 @@ static int dir_write(struct conn *c, struct dir *d)
  * the end of the direction. Bytes read that way wait in d->buf, behind
  * those already in the pipe.
  */
+/* Source -> pipe, several records before one drain (a kTLS receive side
+ * gives one record per call). Returns the last splice result, with
+ * errno, and adds what moved to d->inpipe. */
+static ssize_t splice_fill(struct conn *c, struct dir *d)
+{
+	ssize_t n = 0;
+	int i;
+
+	for (i = 0; i < SPLICE_BATCH; i++) {
+		n = splice(c->s[d->src].rfd, NULL, d->pipe[1], NULL, 1 << 20,
+			   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n <= 0)
+			break;
+		d->inpipe += n;
+	}
+	return n;
+}
+
 static int dir_splice(struct conn *c, struct dir *d)
 {
 	struct side *s = &c->s[d->src], *t = &c->s[d->dst];
+	int progress = 0;
 	ssize_t n;
 
 	if (d->shut)
 		return 0;
-	if (d->inpipe) {
-		n = splice(d->pipe[0], NULL, t->wfd, NULL, d->inpipe,
-			   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-		if (n > 0) {
-			d->inpipe -= n;
-			__atomic_add_fetch(&d->bytes, n, __ATOMIC_RELAXED);
-			if (!d->inpipe)
-				worker_pipe_put(c->w, d->pipe);
-			return 1;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			t->need |= SIDE_NEED_WR;
-			return 0;
-		}
-		char why[128];
-		snprintf(why, sizeof(why), "splice to %s: %s",
-			 d->dst == c->tls_side ? "TLS peer" : "socket",
-			 n < 0 ? strerror(errno) : "closed");
-		conn_close(c, why, 1);
-		return 0;
-	}
-	if (d->len || d->eof)
-		return dir_write(c, d);
-	if (d->pipe[0] < 0) {
-		int rc = worker_pipe_get(c->w, d->pipe);
+	if (!d->inpipe && (d->len || d->eof))
+		return dir_write(c, d);	/* bytes behind the pipe, or the end */
+	if (!d->len && !d->eof) {
+		size_t before = d->inpipe;
 
-		if (rc < 0) {
-			char why[96];
+		if (d->pipe[0] < 0) {
+			int rc = worker_pipe_get(c->w, d->pipe);
 
-			snprintf(why, sizeof(why), "cannot create a pipe: %s",
-				 strerror(-rc));
+			if (rc < 0) {
+				char why[96];
+
+				snprintf(why, sizeof(why),
+					 "cannot create a pipe: %s",
+					 strerror(-rc));
+				conn_close(c, why, 1);
+				return 0;
+			}
+		}
+		n = splice_fill(c, d);
+		progress = d->inpipe > before;
+		if (!d->inpipe) {
+			/* Nothing moved: what stopped it is the answer. Done
+			 * only with an empty pipe, so that bytes read another
+			 * way never pass bytes still in the pipe. */
+			worker_pipe_put(c->w, d->pipe);
+			if (n == 0 && !s->ktls_rx) {
+				d->eof = 1;
+				d->how = "EOF";
+				return 1;
+			}
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				s->need |= SIDE_NEED_RD;
+				return 0;
+			}
+			if (s->ktls_rx && (n == 0 || errno == EINVAL))
+				return dir_read(c, d); /* not for splice */
+			char why[128];
+			snprintf(why, sizeof(why), "splice from %s: %s",
+				 d->src == c->tls_side ? "TLS peer" : "socket",
+				 strerror(errno));
 			conn_close(c, why, 1);
 			return 0;
 		}
 	}
-	n = splice(s->rfd, NULL, d->pipe[1], NULL, 1 << 20,
+	n = splice(d->pipe[0], NULL, t->wfd, NULL, d->inpipe,
 		   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n > 0) {
-		d->inpipe = n;
-		return 1;
-	}
-	worker_pipe_put(c->w, d->pipe);	/* still empty */
-	if (n == 0 && !s->ktls_rx) {
-		d->eof = 1;
-		d->how = "EOF";
+		d->inpipe -= n;
+		__atomic_add_fetch(&d->bytes, n, __ATOMIC_RELAXED);
+		if (!d->inpipe)
+			worker_pipe_put(c->w, d->pipe);
 		return 1;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-		s->need |= SIDE_NEED_RD;
-		return 0;
+		t->need |= SIDE_NEED_WR;
+		return progress;
 	}
-	if (s->ktls_rx && (n == 0 || errno == EINVAL))
-		return dir_read(c, d);	/* a record splice cannot carry */
 	char why[128];
-	snprintf(why, sizeof(why), "splice from %s: %s",
-		 d->src == c->tls_side ? "TLS peer" : "socket",
-		 strerror(errno));
+	snprintf(why, sizeof(why), "splice to %s: %s",
+		 d->dst == c->tls_side ? "TLS peer" : "socket",
+		 n < 0 ? strerror(errno) : "closed");
 	conn_close(c, why, 1);
 	return 0;
 }
