@@ -159,6 +159,18 @@ static void conn_arm(struct conn *c)
 	}
 }
 
+/* Record on S what OpenSSL waits for; 1 if ERR was a WANT_READ/WRITE. */
+static int side_want(struct side *s, int err)
+{
+	if (err == SSL_ERROR_WANT_READ)
+		s->need |= SIDE_NEED_RD;
+	else if (err == SSL_ERROR_WANT_WRITE)
+		s->need |= SIDE_NEED_WR;
+	else
+		return 0;
+	return 1;
+}
+
 /* ---- close --------------------------------------------------------------- */
 
 uint64_t conn_bytes_to_tls(const struct conn *c)
@@ -359,6 +371,7 @@ static int dir_read(struct conn *c, struct dir *d)
 {
 	struct side *s = &c->s[d->src];
 	size_t room, n = 0;
+	int err;
 	char *p;
 
 	if (d->eof || d->len == CONN_BUF)
@@ -411,13 +424,10 @@ static int dir_read(struct conn *c, struct dir *d)
 		d->len += n;
 		return 1;
 	}
-	switch (SSL_get_error(s->ssl, 0)) {
-	case SSL_ERROR_WANT_READ:
-		s->need |= SIDE_NEED_RD;
+	err = SSL_get_error(s->ssl, 0);
+	if (side_want(s, err))
 		return 0;
-	case SSL_ERROR_WANT_WRITE:
-		s->need |= SIDE_NEED_WR;
-		return 0;
+	switch (err) {
 	case SSL_ERROR_ZERO_RETURN:
 		d->eof = 1;
 		d->how = "close_notify";
@@ -509,14 +519,8 @@ static int dir_write(struct conn *c, struct dir *d)
 		ERR_clear_error();
 		errno = 0;
 		if (!SSL_write_ex(s->ssl, d->buf + d->off, d->len, &n)) {
-			switch (SSL_get_error(s->ssl, 0)) {
-			case SSL_ERROR_WANT_READ:
-				s->need |= SIDE_NEED_RD;
+			if (side_want(s, SSL_get_error(s->ssl, 0)))
 				return 0;
-			case SSL_ERROR_WANT_WRITE:
-				s->need |= SIDE_NEED_WR;
-				return 0;
-			}
 			conn_tls_fail(c, "SSL_write");
 			return 0;
 		}
@@ -731,14 +735,7 @@ static void conn_handshake(struct conn *c)
 		return;
 	}
 	s->need = 0;
-	switch (SSL_get_error(s->ssl, 0)) {
-	case SSL_ERROR_WANT_READ:
-		s->need = SIDE_NEED_RD;
-		break;
-	case SSL_ERROR_WANT_WRITE:
-		s->need = SIDE_NEED_WR;
-		break;
-	default:
+	if (!side_want(s, SSL_get_error(s->ssl, 0))) {
 		conn_tls_fail(c, c->svc->client ? "SSL_connect" : "SSL_accept");
 		return;
 	}
