@@ -101,12 +101,12 @@ static void side_close(struct conn *c, struct side *s, int error)
 {
 	ev_watch_del(c->w->loop, &s->rw);
 	ev_watch_del(c->w->loop, &s->ww);
+	/* Closing without an error (timeouts, shutdown): say so with
+	 * close_notify, best effort, never waiting. */
+	if (!error && s->ktls_tx && !s->close_sent)
+		ktls_send_close_notify(s->wfd, MSG_DONTWAIT);
 	if (s->ssl) {
-		/* Closing without an error (timeouts, shutdown): say so with
-		 * close_notify, best effort, never waiting. */
-		if (!error && s->ktls_tx && !s->close_sent)
-			ktls_send_close_notify(s->wfd, MSG_DONTWAIT);
-		else if (!error && c->handshake_done && !s->ktls_tx &&
+		if (!error && c->handshake_done && !s->ktls_tx &&
 		    !(SSL_get_shutdown(s->ssl) & SSL_SENT_SHUTDOWN)) {
 			SSL_shutdown(s->ssl);
 			ERR_clear_error();
@@ -714,10 +714,11 @@ static void conn_handshake_done(struct conn *c)
 	logc(c->svc, c->id, LOG_INFO, "%s ciphersuite: %s (%d-bit encryption)",
 	     SSL_get_version(ssl), SSL_CIPHER_get_name(ciph), bits);
 
-	if (offload_conn(c) < 0)
+	if (c->svc->client)
+		tls_conn_save_session(ssl, c->target);
+	if (offload_conn(c) < 0)	/* may free ssl */
 		return;
 	if (c->svc->client) {
-		tls_conn_save_session(ssl, c->target);
 		conn_start_relay(c);
 	} else {
 		conn_connect_next(c);

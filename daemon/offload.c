@@ -3,6 +3,7 @@
 #include "conn.h"
 #include "ktls.h"
 #include "log.h"
+#include "tls.h"
 #include "tls_keys.h"
 
 #include <errno.h>
@@ -99,6 +100,11 @@ int offload_conn(struct conn *c)
 		ktls_rx_expect_no_pad(s->rfd);
 	detach(s->ssl, s->ktls_tx, s->ktls_rx);
 	if (s->ktls_tx && s->ktls_rx) {
+		/* The kernel has it all: the OpenSSL state (about 10 KiB) is
+		 * of no more use; freed as after a clean shutdown, so that
+		 * the session stays resumable. */
+		tls_conn_free(s->ssl, 1);
+		s->ssl = NULL;
 		c->path = "ktls tx+rx";
 		c->path_why[0] = '\0';
 		logc(c->svc, c->id, LOG_INFO, "Data path: %s", c->path);
