@@ -134,7 +134,7 @@ check-vm:
 	$(Q)VM_REQUIRED=1 selftests/run $(B) ktls-vm
 
 # ---- benchmarks (bench/README.md): ktlsd against stunnel, HAProxy and
-# nginx on loopback, about 7 minutes on 2 cores (BENCH_ARGS=--quick: 1)
+# nginx on loopback, about 8 minutes on 2 cores (BENCH_ARGS=--quick: 1)
 bench:
 	$(Q)tools/install-deps bench
 	$(Q)$(MAKE) --no-print-directory all
