@@ -8,8 +8,9 @@
  * A connection has two sides (0: the accepted client, 1: the backend) and
  * two directions (0: client -> backend, 1: backend -> client). Each
  * direction has its own data path, buffer, byte counter and end state, so
- * half-close works per direction and a direction can later move from the
- * userspace relay to kernel TLS on its own (issue #3).
+ * half-close works per direction and each direction moves from the
+ * userspace relay to kernel TLS on its own after the handshake (offload.c);
+ * a direction with both ends in the kernel is relayed by splice(2).
  *
  * A connection lives on one worker thread. conn_close() is idempotent; it
  * unhooks everything and hands the memory to the worker, which frees it

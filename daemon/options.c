@@ -1020,7 +1020,7 @@ const struct opt opt_table[] = {
 	  .values = "auto|required|off", .def = "auto",
 	  .help = "ktlsd: kernel TLS offload (required: refuse connections "
 		  "that cannot use it)",
-	  .note = "the kernel data path arrives with issue #3" },
+	  .note = "auto: offload each direction that can be, say why not" },
 	{ "libwrap", 0, LATER("later"), .values = "yes|no",
 	  .help = "TCP Wrappers check" },
 	{ "local", 0, BUILT, .set = set_local, .values = "HOST",

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ev.h - the event engine behind each worker: readiness watches on file
- * descriptors, run one batch at a time. This is the epoll engine; the
- * io_uring engine (issue #4) comes behind the same small interface.
+ * descriptors, run one batch at a time, level-triggered. Two engines
+ * implement it: ev_epoll.c and ev_uring.c (one-shot polls on a ring),
+ * chosen once at startup (ioEngine = auto|uring|epoll).
  *
  * Concurrency: a loop belongs to one thread. Callbacks may change or
  * delete any watch of the loop, including their own; a watch deleted
