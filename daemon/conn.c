@@ -268,6 +268,17 @@ static void conn_tls_fail(struct conn *c, const char *what)
 	conn_close(c, why, 1);
 }
 
+/* Close C after a failed I/O call WHAT ("read from") on side SIDE. */
+static void conn_io_fail(struct conn *c, const char *what, int side,
+			 const char *err)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "%s %s: %s", what,
+		 side == c->tls_side ? "TLS peer" : "socket", err);
+	conn_close(c, why, 1);
+}
+
 /* ---- the relay ------------------------------------------------------------ */
 
 /* A control record on a kTLS receive side (DESIGN.md 3.5). */
@@ -410,11 +421,7 @@ static int dir_read(struct conn *c, struct dir *d)
 			s->need |= SIDE_NEED_RD;
 			return errno == EINTR;
 		}
-		char why[128];
-		snprintf(why, sizeof(why), "read from %s: %s",
-			 d->src == c->tls_side ? "TLS peer" : "socket",
-			 strerror(errno));
-		conn_close(c, why, 1);
+		conn_io_fail(c, "read from", d->src, strerror(errno));
 		return 0;
 	}
 
@@ -507,12 +514,7 @@ static int dir_write(struct conn *c, struct dir *d)
 			s->need |= SIDE_NEED_WR;
 			return errno == EINTR;
 		} else {
-			char why[128];
-
-			snprintf(why, sizeof(why), "write to %s: %s",
-				 d->dst == c->tls_side ? "TLS peer" : "socket",
-				 strerror(errno));
-			conn_close(c, why, 1);
+			conn_io_fail(c, "write to", d->dst, strerror(errno));
 			return 0;
 		}
 	} else {
@@ -605,11 +607,7 @@ static int dir_splice(struct conn *c, struct dir *d)
 			}
 			if (s->ktls_rx && (n == 0 || errno == EINVAL))
 				return dir_read(c, d); /* not for splice */
-			char why[128];
-			snprintf(why, sizeof(why), "splice from %s: %s",
-				 d->src == c->tls_side ? "TLS peer" : "socket",
-				 strerror(errno));
-			conn_close(c, why, 1);
+			conn_io_fail(c, "splice from", d->src, strerror(errno));
 			return 0;
 		}
 	}
@@ -626,11 +624,7 @@ static int dir_splice(struct conn *c, struct dir *d)
 		t->need |= SIDE_NEED_WR;
 		return progress;
 	}
-	char why[128];
-	snprintf(why, sizeof(why), "splice to %s: %s",
-		 d->dst == c->tls_side ? "TLS peer" : "socket",
-		 n < 0 ? strerror(errno) : "closed");
-	conn_close(c, why, 1);
+	conn_io_fail(c, "splice to", d->dst, n < 0 ? strerror(errno) : "closed");
 	return 0;
 }
 
