@@ -48,6 +48,7 @@ OPTIONAL := liburing libnl-route-3.0 libcap-ng
 HAVE_LIBURING := $(call have,liburing)
 HAVE_LIBNL    := $(call have,libnl-route-3.0)
 HAVE_CAPNG    := $(call have,libcap-ng)
+HAVE_NFT      := $(call have,libnftables)
 ifeq ($(HAVE_LIBURING),1)
 DEP_CFLAGS += $(shell $(PKG_CONFIG) --cflags liburing)
 DEP_LIBS   += $(shell $(PKG_CONFIG) --libs liburing)
@@ -59,6 +60,10 @@ endif
 ifeq ($(HAVE_CAPNG),1)
 DEP_CFLAGS += $(shell $(PKG_CONFIG) --cflags libcap-ng)
 DEP_LIBS   += $(shell $(PKG_CONFIG) --libs libcap-ng)
+endif
+ifeq ($(HAVE_NFT),1)
+DEP_CFLAGS += $(shell $(PKG_CONFIG) --cflags libnftables)
+DEP_LIBS   += $(shell $(PKG_CONFIG) --libs libnftables)
 endif
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
@@ -87,6 +92,7 @@ $(B)/buildconf.h: Makefile | $(B)
 	  echo '#define HAVE_LIBURING $(if $(HAVE_LIBURING),1,0)'; \
 	  echo '#define HAVE_LIBNL $(if $(HAVE_LIBNL),1,0)'; \
 	  echo '#define HAVE_LIBCAPNG $(if $(HAVE_CAPNG),1,0)'; \
+	  echo '#define HAVE_LIBNFTABLES $(if $(HAVE_NFT),1,0)'; \
 	} > $@.tmp && mv $@.tmp $@
 
 $(B):
@@ -111,7 +117,8 @@ $(B)/selftests/%: $(B)/selftests/unit/%.o $(LIB_OBJ)
 
 summary:
 	@echo "  ktlsd $(VERSION): openssl yes, liburing $(if $(HAVE_LIBURING),yes,no)," \
-	 "libnl-route-3 $(if $(HAVE_LIBNL),yes,no), libcap-ng $(if $(HAVE_CAPNG),yes,no)"
+	 "libnl-route-3 $(if $(HAVE_LIBNL),yes,no), libcap-ng $(if $(HAVE_CAPNG),yes,no)," \
+	 "libnftables $(if $(HAVE_NFT),yes,no)"
 
 tests: all $(UNIT)
 

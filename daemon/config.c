@@ -98,7 +98,7 @@ static void __printf(3, 4) svc_error(struct opt_ctx *p,
 #define SVC_SVALS(s) { &(s)->local, &(s)->cert, &(s)->key, &(s)->cafile, \
 	&(s)->capath, &(s)->crlfile, &(s)->crlpath, &(s)->ciphers,         \
 	&(s)->ciphersuites, &(s)->curves, &(s)->sni, &(s)->setuid,         \
-	&(s)->setgid }
+	&(s)->setgid, &(s)->tproxy_port }
 #define SVC_SLISTS(s) { &(s)->accept, &(s)->connect, &(s)->check_host,  \
 	&(s)->check_email, &(s)->check_ip }
 #define SVC_ADDRS(s) { &(s)->accept_addrs, &(s)->connect_addrs,         \
@@ -391,7 +391,8 @@ static int is_secondary(const struct service *s)
 
 static void check_endpoints(struct opt_ctx *p, struct service *s)
 {
-	int n = !!s->accept.n + !!s->connect.n + is_secondary(s);
+	int n = !!s->accept.n + !!s->connect.n + is_secondary(s) +
+		!!(s->transparent & TRANSPARENT_DEST);
 
 	if (s == &p->cfg->defaults) {
 		/* accept is refused in the global part as it is read */
@@ -420,6 +421,25 @@ static void check_tls(struct opt_ctx *p, struct service *s)
 	    s->version_min > s->version_max)
 		config_error(p, s->version_at,
 			     "sslVersionMin is above sslVersionMax");
+}
+
+static void check_transparent(struct opt_ctx *p, struct service *s)
+{
+	size_t i;
+
+	if (s->tproxy == TPROXY_NO && s->tproxy_port.v)
+		config_error(p, s->tproxy_port.at, "tproxyPort needs "
+			     "tproxy = yes or auto");
+	for (i = 0; s->tproxy != TPROXY_NO && i < s->accept_addrs.n; i++)
+		if (s->accept_addrs.a[i].ss.ss_family == AF_UNIX)
+			svc_error(p, s, "tproxy needs an IP accept address, "
+					"not a Unix socket");
+	if (s->transparent & TRANSPARENT_SOURCE && s->local.v)
+		svc_error(p, s, "'local' and transparent = source both set "
+				"the source address: choose one");
+	if (s->proxy_proto != PROXY_NONE && s->client)
+		svc_error(p, s, "protocol = proxy is for server mode (the "
+				"PROXY header goes to the plain server)");
 }
 
 /* With delay = yes connect is resolved per connection; otherwise now,
@@ -534,6 +554,7 @@ static void check_service(struct opt_ctx *p, struct service *s, int quiet)
 	if (!quiet) {
 		check_endpoints(p, s);
 		check_tls(p, s);
+		check_transparent(p, s);
 	}
 	resolve_connect(p, s);
 	if (s->client)

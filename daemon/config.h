@@ -42,6 +42,13 @@ enum failover { FAILOVER_PRIO, FAILOVER_RR };
 enum ktls_mode { KTLS_AUTO, KTLS_REQUIRED, KTLS_OFF };
 enum io_engine { IO_ENGINE_AUTO, IO_ENGINE_URING, IO_ENGINE_EPOLL };
 enum foreground { FG_NO, FG_YES, FG_QUIET };
+/* transparent = ...: a bit mask */
+#define TRANSPARENT_SOURCE 1u	/* connect from the client's address */
+#define TRANSPARENT_DEST 2u	/* connect to the original destination */
+/* tproxy = no|yes|auto: interception by a netfilter TPROXY rule */
+enum tproxy_mode { TPROXY_NO, TPROXY_YES, TPROXY_AUTO };
+/* protocol = proxy|proxy-v2: a PROXY protocol header to the backend */
+enum proxy_proto { PROXY_NONE, PROXY_V1, PROXY_V2 };
 
 /* socket = a|l|r:OPTION=VALUE[:VALUE] */
 enum sockopt_side { SOCKSIDE_ACCEPT = 'a', SOCKSIDE_LOCAL = 'l',
@@ -76,6 +83,13 @@ struct service {
 	enum failover failover;
 	struct sval local;	/* local = HOST */
 	struct addrlist local_addrs;
+
+	/* transparent proxying (netfilter/, daemon/transparent.c) */
+	unsigned transparent;	/* TRANSPARENT_* */
+	enum tproxy_mode tproxy;
+	struct sval tproxy_port; /* intercepted ports "80,443"; NULL: the
+				  * accept port */
+	enum proxy_proto proxy_proto;
 
 	/* TLS */
 	struct sval cert, key, cafile, capath, crlfile, crlpath;
@@ -135,6 +149,8 @@ struct config {
 	enum io_engine io_engine;
 	int workers;		/* 0 = one per core */
 	struct sval status;	/* ktlsd: built-in status page address */
+	long tproxy_mark;	/* fwmark of intercepted packets */
+	long tproxy_table;	/* routing table that delivers them locally */
 
 	/* the global part's service-level options */
 	struct service defaults;

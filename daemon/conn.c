@@ -20,6 +20,7 @@
 #include "runtime.h"
 #include "sockopt.h"
 #include "tls.h"
+#include "transparent.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -770,6 +771,16 @@ static void conn_connected(struct conn *c)
 	logc(c->svc, c->id, LOG_NOTICE,
 	     "Service [%s] connected remote server from %s", c->svc->name,
 	     local);
+	if (c->svc->proxy_proto != PROXY_NONE) {
+		char why[160];
+
+		if (transparent_proxy_header(c->svc, c->s[0].rfd, c->s[1].rfd,
+					     why, sizeof(why)) < 0) {
+			logc(c->svc, c->id, LOG_ERR, "%s", why);
+			conn_close(c, why, 1);
+			return;
+		}
+	}
 	if (c->svc->client)
 		conn_start_handshake(c);
 	else
@@ -797,7 +808,20 @@ static void conn_connect_next(struct conn *c)
 
 	if (!c->targets) {	/* first attempt */
 		c->targets = &svc->connect_addrs;
-		if (svc->delay) {
+		if (svc->transparent & TRANSPARENT_DEST) {
+			char why[160];
+			struct addr dst;
+
+			if (transparent_orig_dst(c->cfg, svc, c->s[0].rfd, &dst,
+						 why, sizeof(why)) < 0) {
+				logc(svc, c->id, LOG_ERR, "%s", why);
+				conn_close(c, why, 1);
+				return;
+			}
+			addrlist_add(&c->own_targets,
+				     (struct sockaddr *)&dst.ss, dst.len);
+			c->targets = &c->own_targets;
+		} else if (svc->delay) {
 			char err_s[160];
 			size_t i;
 
@@ -834,6 +858,17 @@ static void conn_connect_next(struct conn *c)
 							     c->id) < 0) {
 			close(fd);
 			continue;
+		}
+		if (svc->transparent & TRANSPARENT_SOURCE) {
+			char why[160];
+
+			if (transparent_source(c->s[0].rfd, fd,
+					       c->target->ss.ss_family, why,
+					       sizeof(why)) < 0) {
+				logc(svc, c->id, LOG_ERR, "%s", why);
+				close(fd);
+				continue;
+			}
 		}
 		c->s[1].rfd = c->s[1].wfd = fd;
 		ev_watch_init(&c->s[1].rw, fd, on_event, c);

@@ -2,6 +2,7 @@
 #include "listener.h"
 #include "log.h"
 #include "sockopt.h"
+#include "transparent.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -67,6 +68,14 @@ static int bind_one(const struct service *svc, const char *name,
 		sockopt_apply(svc, SOCKSIDE_ACCEPT, fd, 0);
 	else
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (svc && svc->tproxy != TPROXY_NO &&
+	    transparent_listener(svc, fd, a->ss.ss_family) < 0) {
+		logm(LOG_ERR, "Binding service [%s] to %s: tproxy needs "
+		     "IP_TRANSPARENT: %s (CAP_NET_ADMIN)", name, s,
+		     strerror(errno));
+		close(fd);
+		return -1;
+	}
 	if (a->ss.ss_family == AF_UNIX)
 		unlink(((const struct sockaddr_un *)&a->ss)->sun_path);
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
@@ -128,6 +137,15 @@ static int open_addrs(struct config *cfg, struct service *svc,
 	for (i = 0; i < al->n; i++) {
 		struct listener *l = take_over(old, &al->a[i]);
 
+		if (l && svc &&
+		    transparent_listener(svc, l->fd, l->addr.ss.ss_family) < 0) {
+			logm(LOG_ERR, "Service [%s]: tproxy needs "
+			     "IP_TRANSPARENT: %s (CAP_NET_ADMIN)", name,
+			     strerror(errno));
+			l->next = *old;	/* back where it was */
+			*old = l;
+			continue;
+		}
 		if (l) {
 			l->prev_cfg = l->cfg;
 			l->prev_svc = l->svc;

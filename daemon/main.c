@@ -18,6 +18,7 @@
 #include "sockopt.h"
 #include "status.h"
 #include "tls.h"
+#include "transparent.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -62,7 +63,10 @@ static void usage(FILE *f)
 		"       ktlsd -help         list every configuration option\n"
 		"       ktlsd -version      version, build features and defaults\n"
 		"       ktlsd -options      the OpenSSL option names for 'options ='\n"
-		"       ktlsd -sockets      socket option defaults\n");
+		"       ktlsd -sockets      socket option defaults\n"
+		"       ktlsd --print-netfilter FILE\n"
+		"                           the nft and ip commands that set up (and tear\n"
+		"                           down) what FILE's tproxy services need\n");
 }
 
 static void print_version(void)
@@ -260,7 +264,13 @@ static void reload(void)
 		cfg_put(cfg);
 		cfg = NULL;
 	}
-	if (!cfg || listeners_open(cfg, &m.listeners, &fresh) < 0) {
+	if (cfg && (transparent_apply(cfg) < 0 ||
+		    listeners_open(cfg, &m.listeners, &fresh) < 0)) {
+		transparent_apply(m.cfg);	/* back to the one in force */
+		cfg_put(cfg);
+		cfg = NULL;
+	}
+	if (!cfg) {
 		logm(LOG_ERR, "Failed to reload the configuration file");
 		status_set_reload("failed (the previous configuration is still in force)");
 		cfg_put(cfg);
@@ -475,6 +485,25 @@ static void main_loop(void)
 	}
 }
 
+static int print_netfilter(const char *path)
+{
+	struct config *cfg = load(path, -1, report_plain);
+	char *text;
+
+	if (!cfg) {
+		fprintf(stderr, "Configuration failed\n");
+		return 1;
+	}
+	text = transparent_plan_text(cfg);
+	if (text)
+		fputs(text, stdout);
+	else
+		fprintf(stderr, "%s: no service uses tproxy\n", path);
+	free(text);
+	cfg_put(cfg);
+	return 0;
+}
+
 static int check_only(const char *path)
 {
 	struct config *cfg = load(path, -1, report_plain);
@@ -529,6 +558,13 @@ int main(int argc, char **argv)
 			}
 			return check_only(argv[2]);
 		}
+		if (!strcasecmp(a, "-print-netfilter")) {
+			if (argc != 3) {
+				usage(stderr);
+				return 1;
+			}
+			return print_netfilter(argv[2]);
+		}
 		if (!strcasecmp(a, "-fd")) {
 			char *end;
 
@@ -575,6 +611,14 @@ int main(int argc, char **argv)
 	/* Probe kernel TLS while privileged: attaching the ULP as root
 	 * loads the tls module. */
 	offload_init();
+
+	/* Transparent proxying: privileges, routing, netfilter state; what
+	 * tproxy = auto installs is removed when the process exits. */
+	atexit(transparent_teardown);
+	if (transparent_apply(m.cfg) < 0) {
+		logm(LOG_ERR, "Configuration failed");
+		return 1;
+	}
 
 	/* stunnel's order: bind as root, chroot, drop, open the output */
 	if (!m.cfg->inetd &&

@@ -158,6 +158,13 @@ static const struct keyword kw_ktls[] = {
 static const struct keyword kw_io_engine[] = {
 	{ "auto", IO_ENGINE_AUTO }, { "uring", IO_ENGINE_URING },
 	{ "epoll", IO_ENGINE_EPOLL }, { 0, 0 } };
+static const struct keyword kw_transparent[] = {
+	{ "none", 0 }, { "no", 0 }, { "source", TRANSPARENT_SOURCE },
+	{ "yes", TRANSPARENT_SOURCE }, { "destination", TRANSPARENT_DEST },
+	{ "both", TRANSPARENT_SOURCE | TRANSPARENT_DEST }, { 0, 0 } };
+static const struct keyword kw_tproxy[] = {
+	{ "no", TPROXY_NO }, { "yes", TPROXY_YES }, { "auto", TPROXY_AUTO },
+	{ 0, 0 } };
 static const struct keyword kw_version[] = {
 	{ "all", 0 }, { "SSLv3", SSL3_VERSION }, { "TLSv1", TLS1_VERSION },
 	{ "TLSv1.1", TLS1_1_VERSION }, { "TLSv1.2", TLS1_2_VERSION },
@@ -349,6 +356,72 @@ static const char *set_status(struct opt_ctx *p, const struct opt *o,
 		return p->why;
 	addrlist_free(&tmp);
 	opt_sval_set(&p->cfg->status, v, p->at);
+	return NULL;
+}
+
+/* ---- transparent proxying ----------------------------------------------- */
+
+/* tproxyPort = PORT[,PORT...]: what a TPROXY rule intercepts */
+static const char *set_tproxy_port(struct opt_ctx *p, const struct opt *o,
+				   const char *v)
+{
+	char *copy, *tok, *save;
+	const char *why = NULL;
+	long n;
+
+	if (!*v) {
+		opt_sval_set(&p->cur->tproxy_port, NULL, p->at);
+		return NULL;
+	}
+	copy = xstrdup(v);
+	for (tok = strtok_r(copy, ",", &save); tok && !why;
+	     tok = strtok_r(NULL, ",", &save))
+		if (parse_num(tok, 1, 65535, &n)) {
+			snprintf(p->why, sizeof(p->why),
+				 "Expected ports from 1 to 65535, separated "
+				 "by commas: \"%s\"", tok);
+			why = p->why;
+		}
+	free(copy);
+	if (!why)
+		opt_sval_set(&p->cur->tproxy_port, v, p->at);
+	return why;
+}
+
+/* tproxyMark, tproxyTable: decimal or 0x-hexadecimal, 1..2^31-1 */
+static const char *set_id32(struct opt_ctx *p, const struct opt *o,
+			    const char *v)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 0);
+	if (!isdigit((unsigned char)*v) || errno || *end || n < 1 ||
+	    n > 0x7fffffff)
+		return "Expected a number from 1 to 2147483647 (or 0x1 to "
+		       "0x7fffffff)";
+	*(long *)target(p, o) = (long)n;
+	return NULL;
+}
+
+/* protocol = proxy (stunnel: PROXY v1 to the backend) or proxy-v2; the
+ * other protocols are not built yet. */
+static const char *set_protocol(struct opt_ctx *p, const struct opt *o,
+				const char *v)
+{
+	if (!strcasecmp(v, "proxy"))
+		p->cur->proxy_proto = PROXY_V1;
+	else if (!strcasecmp(v, "proxy-v2"))
+		p->cur->proxy_proto = PROXY_V2;
+	else if (!*v)
+		p->cur->proxy_proto = PROXY_NONE;
+	else {
+		snprintf(p->why, sizeof(p->why),
+			 "protocol '%s' is not supported yet (built: proxy, "
+			 "proxy-v2)", v);
+		return p->why;
+	}
 	return NULL;
 }
 
@@ -945,6 +1018,14 @@ const struct opt opt_table[] = {
 	  .def = "yes", .help = "log to syslog, with the service name as ident" },
 	{ "taskbar", G, WINDOWS, .values = "yes|no",
 	  .help = "tray icon" },
+	{ "tproxyMark", G, BUILT, .set = set_id32, CFG(tproxy_mark),
+	  .values = "N", .def = "0x6b74",
+	  .help = "ktlsd: fwmark of packets diverted to a tproxy service",
+	  .note = "used by tproxy = auto and by --print-netfilter" },
+	{ "tproxyTable", G, BUILT, .set = set_id32, CFG(tproxy_table),
+	  .values = "N", .def = "27508",
+	  .help = "ktlsd: routing table that delivers marked packets locally",
+	  .note = "used by tproxy = auto and by --print-netfilter" },
 	{ "workers", G | OPT_NORELOAD, BUILT, .set = set_int, CFG(workers),
 	  .min = 0, .max = 256, .values = "0-256", .def = "0",
 	  .def_text = "0 (one per core)",
@@ -1041,8 +1122,11 @@ const struct opt opt_table[] = {
 	{ "options", OPT_REPEAT, BUILT, .set = set_options,
 	  .values = "NAME|-NAME", .def = "NO_SSLv2 NO_SSLv3",
 	  .help = "set (or clear) an OpenSSL SSL_OP_NAME option" },
-	{ "protocol", 0, LATER("later"), .values = "PROTO",
-	  .help = "protocol negotiation (smtp, imap, connect, ...)" },
+	{ "protocol", 0, BUILT, .set = set_protocol, .values = "proxy|proxy-v2",
+	  .help = "application protocol: proxy sends a PROXY protocol v1 "
+		  "header to the server (proxy-v2: version 2, ktlsd)",
+	  .note = "smtp, imap, pop3, connect, socks, ... are not supported "
+		  "yet" },
 	{ "protocolAuthentication", 0, LATER("later"), .values = "basic|ntlm|plain|login",
 	  .help = "proxy or SMTP authentication" },
 	{ "protocolDomain", 0, LATER("later"), .values = "DOMAIN",
@@ -1138,9 +1222,20 @@ const struct opt opt_table[] = {
 	  .help = "idle connection lifetime" },
 	{ "TIMEOUTocsp", 0, LATER("later"), .values = "SECONDS",
 	  .help = "connect to the OCSP responder" },
-	{ "transparent", 0, LATER("#5"),
-	  .values = "none|source|destination|both",
-	  .help = "transparent proxy" },
+	{ "tproxy", 0, BUILT, .set = set_kw, SVC(tproxy), .kw = kw_tproxy,
+	  .values = "no|yes|auto", .def = "no",
+	  .help = "ktlsd: intercept connections to any address diverted by a "
+		  "netfilter TPROXY rule (IP_TRANSPARENT listener)",
+	  .note = "auto: also install that rule and its policy routing at "
+		  "start and remove them at stop" },
+	{ "tproxyPort", 0, BUILT, .set = set_tproxy_port,
+	  .values = "PORT[,PORT...]", .def_text = "the accept port",
+	  .help = "ktlsd: destination ports the TPROXY rule diverts" },
+	{ "transparent", 0, BUILT, .set = set_kw, SVC(transparent),
+	  .kw = kw_transparent,
+	  .values = "none|source|destination|both|yes|no", .def = "none",
+	  .help = "source: connect from the client's address; destination: "
+		  "connect to the original destination (an endpoint)" },
 	{ "verify", 0, LATER("later"), .values = "0-4",
 	  .help = "obsolete verification level" },
 	{ "verifyChain", 0, BUILT, .set = set_bool, SVC(verify_chain),

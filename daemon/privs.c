@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "privs.h"
 #include "log.h"
+#include "transparent.h"
+
+#include <buildconf.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -8,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#if HAVE_LIBCAPNG
+#include <cap-ng.h>
+#endif
 
 static int lookup_user(const char *name, uid_t *uid)
 {
@@ -41,6 +48,64 @@ static int lookup_group(const char *name, gid_t *gid)
 	return -1;
 }
 
+/*
+ * Become UID (and GID unless -1), keeping only the capabilities CFG still
+ * needs: CAP_NET_ADMIN for transparent proxying (IP_TRANSPARENT on new
+ * sockets, the netfilter state removed at exit), CAP_NET_BIND_SERVICE
+ * when a reload may have to bind a port below 1024 again. Everything
+ * else, the bounding set included, is gone.
+ */
+static int change_id(const struct config *cfg, const char *user, uid_t uid,
+		     gid_t gid)
+{
+	int net_admin = transparent_needs_net_admin(cfg);
+	int bind_svc = transparent_needs_bind_service(cfg);
+#if HAVE_LIBCAPNG
+	int rc;
+
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (net_admin)
+		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+			     CAP_NET_ADMIN);
+	if (bind_svc)
+		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+			     CAP_NET_BIND_SERVICE);
+	rc = capng_change_id(uid, gid, CAPNG_DROP_SUPP_GRP |
+				       CAPNG_CLEAR_BOUNDING);
+	if (rc) {
+		logm(LOG_ERR, "setuid %s: changing identity with libcap-ng "
+		     "failed (%d): %s", user, rc, strerror(errno));
+		return -1;
+	}
+#else
+	if (net_admin) {
+		logm(LOG_ERR, "setuid %s: transparent proxying needs "
+		     "CAP_NET_ADMIN after dropping root, and ktlsd was built "
+		     "without libcap-ng (apt-get install libcap-ng-dev, then "
+		     "rebuild), or leave out setuid", user);
+		return -1;
+	}
+	if ((gid != (gid_t)-1 && (setgid(gid) < 0 || setgroups(1, &gid) < 0)) ||
+	    setuid(uid) < 0) {
+		logm(LOG_ERR, "setuid %s: %s (%d)", user, strerror(errno),
+		     errno);
+		return -1;
+	}
+#endif
+	/* Fail closed: getting root back must be impossible. */
+	if (setuid(0) == 0) {
+		logm(LOG_ERR, "setuid %s: root privileges could be regained",
+		     user);
+		return -1;
+	}
+	logm(LOG_INFO, "Running as uid %u, gid %u, capabilities kept: %s%s%s",
+	     (unsigned)getuid(), (unsigned)getgid(),
+	     net_admin ? "cap_net_admin" : "",
+	     net_admin && bind_svc ? "," : "",
+	     bind_svc ? "cap_net_bind_service" : !net_admin ? "none" : "");
+	return 0;
+}
+
 int privs_drop(const struct config *cfg)
 {
 	const char *user = cfg->defaults.setuid.v;
@@ -59,23 +124,12 @@ int privs_drop(const struct config *cfg)
 			return -1;
 		}
 	}
+	if (user && uid != 0)
+		return change_id(cfg, user, uid, group ? gid : (gid_t)-1);
 	if (group) {
 		if (setgid(gid) < 0 || setgroups(1, &gid) < 0) {
 			logm(LOG_ERR, "setgid %s: %s (%d)", group,
 			     strerror(errno), errno);
-			return -1;
-		}
-	}
-	if (user) {
-		if (setuid(uid) < 0) {
-			logm(LOG_ERR, "setuid %s: %s (%d)", user,
-			     strerror(errno), errno);
-			return -1;
-		}
-		/* Fail closed: getting root back must be impossible. */
-		if (uid != 0 && setuid(0) == 0) {
-			logm(LOG_ERR, "setuid %s: root privileges could be regained",
-			     user);
 			return -1;
 		}
 	}

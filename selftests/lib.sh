@@ -27,13 +27,15 @@
 #		hold_conns NAME PORT N SECONDS; hostile MODE PORT [TIMEOUT]
 #		(a scripted bad client printing "mode= closed_after_ms= how=
 #		bytes_in="); kv LINE KEY; free_port
-# Misc:		bg NAME CMD... (tracked background process, output in
+# Misc:		at_exit CMD; bg NAME CMD... (tracked background process, output in
 #		$T/NAME.out); fd_count PID; rss_kb PID; cpu_ms PID; now_ms;
 #		wait_until TIMEOUT CMD...; proc_wait PID TIMEOUT; is NAME GOT
 #		WANT; ktlsd_only NAME; need FILE...
 # Environment:	B, KTLSD, PEER, HOSTILE, PKI (default $B/pki, made by
 #		pki.sh), KTLSD_GLOBALS (extra global config lines for ktlsd,
-#		e.g. a data-path mode), DAEMON_WRAP, PEER_TIMEOUT, KEEP_TMP.
+#		e.g. a data-path mode), DAEMON_WRAP, PEER_TIMEOUT, KEEP_TMP,
+#		PEER_WRAP (a prefix for ktls-peer, e.g. ip netns exec NS),
+#		PEER_ADDR (peer_server's address, default 127.0.0.1:0).
 
 set -u
 set -o pipefail
@@ -196,6 +198,9 @@ _cleanup() {
 		proc_wait "$p" 3 || kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	for p in "${_at_exit[@]}"; do
+		eval "$p"
+	done
 	if [ "$_tap_failed" -gt 0 ]; then
 		# stderr: shown by selftests/run for a failed test
 		for p in "$T"/*.log; do
@@ -212,6 +217,10 @@ _cleanup() {
 	[ "$_tap_failed" -eq 0 ] || exit 1
 	exit $rc
 }
+_at_exit=()
+# at_exit CMD: run CMD (eval'ed) at exit, after the background processes
+# are gone (e.g. deleting network namespaces the script made)
+at_exit() { _at_exit+=("$1"); }
 trap _cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -332,8 +341,8 @@ daemon_stop() {
 peer_server() {
 	local name=$1 pid
 	shift
-	"$PEER" server 127.0.0.1:0 --seed 2 --stats "$@" >"$T/$name.out" \
-		2>"$T/$name.err" </dev/null &
+	${PEER_WRAP:-} "$PEER" server "${PEER_ADDR:-127.0.0.1:0}" --seed 2 \
+		--stats "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null &
 	pid=$!
 	_bg_pids+=("$pid")
 	echo "$pid" >"$T/$name.pid"
@@ -366,15 +375,15 @@ peer_wait() {
 peer_client() {
 	local name=$1 addr=$2
 	shift 2
-	timeout -k 5 "${PEER_TIMEOUT:-120}" "$PEER" client "$addr" --stats "$@" \
-		>"$T/$name.out" 2>"$T/$name.err" </dev/null
+	timeout -k 5 "${PEER_TIMEOUT:-120}" ${PEER_WRAP:-} "$PEER" client \
+		"$addr" --stats "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null
 }
 
 peer_client_bg() {
 	local name=$1 addr=$2 pid
 	shift 2
-	timeout -k 5 "${PEER_TIMEOUT:-120}" "$PEER" client "$addr" --stats "$@" \
-		>"$T/$name.out" 2>"$T/$name.err" </dev/null &
+	timeout -k 5 "${PEER_TIMEOUT:-120}" ${PEER_WRAP:-} "$PEER" client \
+		"$addr" --stats "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null &
 	pid=$!
 	_bg_pids+=("$pid")
 	echo "$pid" >"$T/$name.pid"

@@ -447,6 +447,7 @@ struct conn {
 
 	enum end end;			/* set by the first failure */
 	char reason[256];
+	char peer[64];			/* server: the client's address */
 };
 
 static SSL_CTX *ctx;
@@ -1006,8 +1007,9 @@ static void conn_report(struct conn *c, enum end e)
 	hexdigest(c->tx_md, tx);
 	hexdigest(c->rx_md, rx);
 	printf("sent=%" PRIu64 " sent_sha256=%s recv=%" PRIu64
-	       " recv_sha256=%s end=%s ms=%" PRId64 "\n", c->sent, tx,
-	       c->recvd, rx, end_str(e), now_ms() - c->t0);
+	       " recv_sha256=%s end=%s ms=%" PRId64 "%s%s\n", c->sent, tx,
+	       c->recvd, rx, end_str(e), now_ms() - c->t0,
+	       c->peer[0] ? " peer=" : "", c->peer);
 	fflush(stdout);
 }
 
@@ -1168,6 +1170,28 @@ static void server_listen(void)
 	fflush(stdout);
 }
 
+/* "192.0.2.2:40000", "[2001:db8::2]:40000" */
+static void peer_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int v6;
+
+	buf[0] = 0;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return;
+	v6 = ss.ss_family == AF_INET6;
+	inet_ntop(ss.ss_family, v6 ?
+		  (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr :
+		  (void *)&((struct sockaddr_in *)&ss)->sin_addr,
+		  host, sizeof(host));
+	snprintf(buf, len, v6 ? "[%s]:%d" : "%s:%d", host,
+		 ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+			    ((struct sockaddr_in *)&ss)->sin_port));
+}
+
 static void server_accept(void)
 {
 	while (!target || started < target) {
@@ -1182,6 +1206,7 @@ static void server_accept(void)
 			return;
 		}
 		c = conn_new(++started, fd, PH_CONNECT);
+		peer_name(fd, c->peer, sizeof(c->peer));
 		conns_add(c);
 		conn_established(c);
 	}

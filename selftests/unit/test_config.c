@@ -724,6 +724,94 @@ TEST(bad_keywords)
 #endif
 }
 
+TEST(transparent_options)
+{
+	struct errs e;
+	struct config *cfg = load("tproxyMark = 0x10\n"
+				  "tproxyTable = 200\n"
+				  "[dst]\n"
+				  "client = yes\n"
+				  "accept = 127.0.0.1:0\n"
+				  "transparent = destination\n"
+				  "tproxy = auto\n"
+				  "tproxyPort = 80,443\n"
+				  "[both]\n"
+				  "client = yes\n"
+				  "accept = 127.0.0.1:0\n"
+				  "transparent = both\n"
+				  "[src]\n"
+				  "accept = 127.0.0.1:0\n"
+				  "connect = 127.0.0.1:9\n"
+				  "cert = /nonexistent/cert.pem\n"
+				  "transparent = yes\n"
+				  "protocol = proxy-v2\n", &e);
+
+	ASSERT_TRUE(cfg != NULL);
+	EXPECT_EQ(e.n, 0);
+	EXPECT_EQ(cfg->tproxy_mark, 0x10);
+	EXPECT_EQ(cfg->tproxy_table, 200);
+	EXPECT_EQ(cfg->services[0]->transparent, TRANSPARENT_DEST);
+	EXPECT_EQ(cfg->services[0]->tproxy, TPROXY_AUTO);
+	EXPECT_STREQ(cfg->services[0]->tproxy_port.v, "80,443");
+	EXPECT_EQ(cfg->services[1]->transparent,
+		  TRANSPARENT_SOURCE | TRANSPARENT_DEST);
+	EXPECT_EQ(cfg->services[1]->tproxy, TPROXY_NO);
+	EXPECT_EQ(cfg->services[2]->transparent, TRANSPARENT_SOURCE);
+	EXPECT_EQ(cfg->services[2]->proxy_proto, PROXY_V2);
+	config_free(cfg);
+}
+
+TEST(transparent_errors)
+{
+	struct errs e;
+	struct config *cfg = load("tproxyMark = 0\n"
+				  "tproxyTable = 0x80000000\n"
+				  "[a]\n"				/* 3 */
+				  "accept = 127.0.0.1:0\n"
+				  "connect = 127.0.0.1:9\n"
+				  "client = yes\n"
+				  "transparent = destination\n"
+				  "tproxyPort = 443\n"			/* 8 */
+				  "[b]\n"				/* 9 */
+				  "accept = /tmp/ktlsd-test.sock\n"
+				  "connect = 127.0.0.1:9\n"
+				  "client = yes\n"
+				  "tproxy = yes\n"
+				  "transparent = source\n"
+				  "local = 127.0.0.1\n"
+				  "protocol = proxy\n"
+				  "[c]\n"				/* 17 */
+				  "accept = 127.0.0.1:0\n"
+				  "connect = 127.0.0.1:9\n"
+				  "client = yes\n"
+				  "transparent = sideways\n"
+				  "tproxy = maybe\n"
+				  "tproxyPort = 0\n"
+				  "tproxyPort = 80,x\n", &e);
+
+	ASSERT_TRUE(cfg == NULL);
+	EXPECT_ERR(&e, 1, "\"tproxyMark = 0\": Expected a number from 1 to "
+			  "2147483647 (or 0x1 to 0x7fffffff)");
+	EXPECT_ERR(&e, 2, "\"tproxyTable = 0x80000000\": Expected a number "
+			  "from 1 to 2147483647 (or 0x1 to 0x7fffffff)");
+	/* a destination counts as an endpoint: three are one too many */
+	EXPECT_ERR(&e, 3, "[a]: Each service must define two endpoints");
+	EXPECT_ERR(&e, 8, "tproxyPort needs tproxy = yes or auto");
+	EXPECT_ERR(&e, 9, "[b]: tproxy needs an IP accept address, not a Unix "
+			  "socket");
+	EXPECT_ERR(&e, 9, "[b]: 'local' and transparent = source both set the "
+			  "source address: choose one");
+	EXPECT_ERR(&e, 9, "[b]: protocol = proxy is for server mode (the PROXY "
+			  "header goes to the plain server)");
+	EXPECT_ERR(&e, 21, "\"transparent = sideways\": Expected none, no, "
+			   "source, yes, destination or both");
+	EXPECT_ERR(&e, 22, "\"tproxy = maybe\": Expected no, yes or auto");
+	EXPECT_ERR(&e, 23, "\"tproxyPort = 0\": Expected ports from 1 to "
+			   "65535, separated by commas: \"0\"");
+	EXPECT_ERR(&e, 24, "\"tproxyPort = 80,x\": Expected ports from 1 to "
+			   "65535, separated by commas: \"x\"");
+}
+
 TEST(version_min_above_max)
 {
 	struct errs e;
@@ -980,7 +1068,7 @@ TEST(not_supported_yet_and_windows)
 				  "fips = no\n"
 				  SERVER
 				  "EXEC = /bin/cat\n"
-				  "transparent = source\n"
+				  "retry = yes\n"
 				  "protocol = smtp\n"
 				  "OCSPaia = yes\n"
 				  "verify = 2\n"
@@ -992,8 +1080,9 @@ TEST(not_supported_yet_and_windows)
 	EXPECT_ERR(&e, 3, "option 'iconIdle' is only available on Windows");
 	EXPECT_ERR(&e, 4, "option 'fips' is not supported yet");
 	EXPECT_ERR(&e, 9, "option 'exec' is not supported yet");
-	EXPECT_ERR(&e, 10, "option 'transparent' is not supported yet");
-	EXPECT_ERR(&e, 11, "option 'protocol' is not supported yet");
+	EXPECT_ERR(&e, 10, "option 'retry' is not supported yet");
+	EXPECT_ERR(&e, 11, "\"protocol = smtp\": protocol 'smtp' is not "
+			   "supported yet (built: proxy, proxy-v2)");
 	EXPECT_ERR(&e, 12, "option 'OCSPaia' is not supported yet");
 	EXPECT_ERR(&e, 13, "option 'verify' is not supported yet");
 	EXPECT_ERR(&e, 14, "option 'libwrap' is not supported yet");
@@ -1294,7 +1383,8 @@ static const char *const stunnel_options[] = {
 	"TIMEOUTconnect", "TIMEOUTidle", "TIMEOUTocsp", "transparent",
 	"verify", "verifyChain", "verifyPeer",
 	/* ktlsd's own */
-	"ktls", "ioEngine", "workers", "status",
+	"ktls", "ioEngine", "workers", "status", "tproxy", "tproxyPort",
+	"tproxyMark", "tproxyTable",
 };
 
 TEST(help_and_markdown_list_every_option)
@@ -1312,8 +1402,8 @@ TEST(help_and_markdown_list_every_option)
 		EXPECT_CONTAINS(md, want);
 	}
 	EXPECT_CONTAINS(md, "| `transparent` | service | "
-			    "`none\\|source\\|destination\\|both` | – | – | "
-			    "#5 |");
+			    "`none\\|source\\|destination\\|both\\|yes\\|no` | "
+			    "`none` | yes | built |");
 	EXPECT_CONTAINS(md, "| `exec` | service | `PATH` | – | – | later |");
 	EXPECT_CONTAINS(md, "| `chroot` | global | `DIR` | – | no | built |");
 	EXPECT_CONTAINS(md, "| `TIMEOUTidle` | service | `SECONDS` | `43200` "
