@@ -100,7 +100,7 @@ static void __printf(3, 4) svc_error(struct opt_ctx *p,
 	&(s)->ciphersuites, &(s)->curves, &(s)->sni, &(s)->setuid,         \
 	&(s)->setgid, &(s)->tproxy_port }
 #define SVC_SLISTS(s) { &(s)->accept, &(s)->connect, &(s)->check_host,  \
-	&(s)->check_email, &(s)->check_ip }
+	&(s)->check_email, &(s)->check_ip, &(s)->sni_map }
 #define SVC_ADDRS(s) { &(s)->accept_addrs, &(s)->connect_addrs,         \
 	&(s)->local_addrs }
 
@@ -437,6 +437,9 @@ static void check_transparent(struct opt_ctx *p, struct service *s)
 	if (s->transparent & TRANSPARENT_SOURCE && s->local.v)
 		svc_error(p, s, "'local' and transparent = source both set "
 				"the source address: choose one");
+	if (s->sni_map.n && !s->client)
+		config_error(p, s->sni_map.v[0].at, "sniMap is for client mode "
+			     "(client = yes)");
 	if (s->proxy_proto != PROXY_NONE && s->client)
 		svc_error(p, s, "protocol = proxy is for server mode (the "
 				"PROXY header goes to the plain server)");

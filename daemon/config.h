@@ -89,6 +89,7 @@ struct service {
 	enum tproxy_mode tproxy;
 	struct sval tproxy_port; /* intercepted ports "80,443"; NULL: the
 				  * accept port */
+	struct slist sni_map;	/* client: "IP NAME", the SNI per server */
 	enum proxy_proto proxy_proto;
 
 	/* TLS */

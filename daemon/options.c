@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -386,6 +387,26 @@ static const char *set_tproxy_port(struct opt_ctx *p, const struct opt *o,
 	if (!why)
 		opt_sval_set(&p->cur->tproxy_port, v, p->at);
 	return why;
+}
+
+/* sniMap = IP NAME: the server name to send to that server */
+static const char *set_sni_map(struct opt_ctx *p, const struct opt *o,
+			       const char *v)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	const char *sp = strchr(v, ' ');
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!sp || (size_t)(sp - v) >= sizeof(ip))
+		return "Expected an IP address, a space and a server name";
+	snprintf(ip, sizeof(ip), "%.*s", (int)(sp - v), v);
+	while (*sp == ' ')
+		sp++;
+	if ((inet_pton(AF_INET, ip, buf) != 1 &&
+	     inet_pton(AF_INET6, ip, buf) != 1) || !*sp || strchr(sp, ' '))
+		return "Expected an IP address, a space and a server name";
+	opt_slist_add(&p->cur->sni_map, v, p->at);
+	return NULL;
 }
 
 /* tproxyMark, tproxyTable: decimal or 0x-hexadecimal, 1..2^31-1 */
@@ -1186,6 +1207,12 @@ const struct opt opt_table[] = {
 	  .def_text = "client: the connect host",
 	  .help = "server: virtual host of section PRIMARY; client: the name "
 		  "to send (empty: none)" },
+	{ "sniMap", OPT_REPEAT, BUILT, .set = set_sni_map,
+	  .values = "IP NAME",
+	  .help = "ktlsd, client: the server name to send when connecting to "
+		  "IP (transparent = destination)",
+	  .note = "with verifyChain and no checkHost, the certificate must "
+		  "also match NAME" },
 	{ "socket", OPT_REPEAT, BUILT, .set = set_socket,
 	  .values = "a|l|r:OPTION=VALUE[:VALUE]",
 	  .def = "a:SO_REUSEADDR=yes l:TCP_NODELAY=yes r:TCP_NODELAY=yes",

@@ -1121,11 +1121,38 @@ void tls_config_free(struct config *cfg)
 
 /* ---- connections ---------------------------------------------------- */
 
+/* sniMap: the name for TARGET's address (malloc'ed), NULL if none */
+static char *sni_map_lookup(const struct service *svc,
+			    const struct addr *target)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&target->ss;
+	const void *in = sa->sa_family == AF_INET ?
+		(const void *)&((const struct sockaddr_in *)sa)->sin_addr :
+		(const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	size_t i, alen = sa->sa_family == AF_INET ? 4 : 16;
+
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return NULL;
+	for (i = 0; i < svc->sni_map.n; i++) {
+		const char *v = svc->sni_map.v[i].v, *sp = strchr(v, ' ');
+		unsigned char buf[16];
+		char ip[INET6_ADDRSTRLEN];
+
+		snprintf(ip, sizeof(ip), "%.*s", (int)(sp - v), v);
+		if (inet_pton(sa->sa_family, ip, buf) == 1 &&
+		    !memcmp(buf, in, alen))
+			return xstrdup(sp + strspn(sp, " "));
+	}
+	return NULL;
+}
+
 SSL *tls_conn_new(struct service *svc, uint64_t conn_id,
 		  const struct addr *target)
 {
 	struct tls_svc *t = svc_tls(svc);
 	struct tls_conn *c;
+	char *mapped;
+	const char *name;
 	SSL *ssl;
 
 	if (!t || !t->ctx) {
@@ -1152,13 +1179,24 @@ SSL *tls_conn_new(struct service *svc, uint64_t conn_id,
 		return ssl;
 	}
 	SSL_set_connect_state(ssl);
+	mapped = target ? sni_map_lookup(svc, target) : NULL;
+	name = mapped ? mapped : svc->sni_name;
 	/* RFC 6066: no IP literals in server_name */
-	if (svc->sni_name && svc->sni_name[0] && !is_ip_literal(svc->sni_name) &&
-	    SSL_set_tlsext_host_name(ssl, svc->sni_name) != 1) {
+	if (name && name[0] && !is_ip_literal(name) &&
+	    SSL_set_tlsext_host_name(ssl, name) != 1) {
 		log_ssl_errors(svc, conn_id, LOG_ERR, "SSL_set_tlsext_host_name");
+		free(mapped);
 		SSL_free(ssl);	/* frees C too */
 		return NULL;
 	}
+	if (mapped && svc->verify_chain && !svc->check_host.n &&
+	    SSL_set1_host(ssl, mapped) != 1) {
+		log_ssl_errors(svc, conn_id, LOG_ERR, "SSL_set1_host");
+		free(mapped);
+		SSL_free(ssl);
+		return NULL;
+	}
+	free(mapped);
 	if (target) {
 		c->target = *target;
 		c->has_target = 1;

@@ -295,7 +295,7 @@ daemon_start() {
 	pid=$!
 	_bg_pids+=("$pid")
 	echo "$pid" >"$T/$name.pid"
-	wait_until 10 eval "! _pid_alive $pid ||
+	wait_until "${DAEMON_START_TIMEOUT:-10}" eval "! _pid_alive $pid ||
 		grep -q 'Accepting new connections' '$T/$name.log'"
 	if ! _pid_alive "$pid"; then
 		diag "daemon $name exited early:"
@@ -303,7 +303,7 @@ daemon_start() {
 		return 1
 	fi
 	grep -q 'Accepting new connections' "$T/$name.log" || {
-		diag "daemon $name not ready after 10 s"
+		diag "daemon $name not ready after ${DAEMON_START_TIMEOUT:-10} s"
 		return 1
 	}
 }

@@ -84,6 +84,13 @@ table ip testnat {
 EOF
 net_state >"$T/before.state"
 
+# kernel TLS counters of the appliance (per namespace; the tls module is
+# loaded by ktlsd's startup probe where the kernel has it, as in the VM)
+tls_stat() {
+	ip netns exec $A awk -v k="$1" '$1 == k { print $2 }' \
+		/proc/net/tls_stat 2>/dev/null
+}
+
 # --- servers (in the server namespace) -------------------------------------
 TLS_SRV=(--tls --cert "$PKI/server-chain.crt" --key "$PKI/server.key")
 srv() {	# NAME ADDR ARGS...
@@ -91,14 +98,15 @@ srv() {	# NAME ADDR ARGS...
 	shift 2
 	PEER_WRAP="ip netns exec $S" PEER_ADDR=$addr peer_server "$name" "$@"
 }
-srv be4 198.51.100.2:8080 --send "$SIZE" --count 4 --timeout 120
-srv be6 '[2001:db8:5::2]:8080' --send "$SIZE" --count 1 --timeout 120
+srv be4 198.51.100.2:8080 --send "$SIZE" --count 4 --timeout 600
+srv be6 '[2001:db8:5::2]:8080' --send "$SIZE" --count 1 --timeout 600
 srv tls4 198.51.100.2:5000 "${TLS_SRV[@]}" --send "$SIZE" --count 1 \
-	--timeout 120
+	--timeout 600
 srv tls6 '[2001:db8:5::2]:5000' "${TLS_SRV[@]}" --send "$SIZE" --count 1 \
-	--timeout 120
+	--timeout 600
+srv tlsbad 198.51.100.2:5001 "${TLS_SRV[@]}" --count 1 --timeout 600
 srv tlsr 198.51.100.2:6000 "${TLS_SRV[@]}" --send "$SIZE" --count 1 \
-	--timeout 120
+	--timeout 600
 
 # PROXY protocol backends: print what the header said, then drain
 cat >"$T/pp.py" <<'EOF'
@@ -110,7 +118,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((host.strip('[]'), int(port)))
 s.listen(4)
 print('listening', flush=True)
-s.settimeout(60)
+s.settimeout(600)
 c, _ = s.accept()
 c.settimeout(30)
 def need(n):
@@ -176,13 +184,28 @@ transparent = source
 connect = 2001:db8:5::2:8080
 $cert
 
-; TLS upgrade to wherever the client was going
+; TLS upgrade to wherever the client was going; the name to send and
+; verify comes from a per-destination map
 [up4]
 client = yes
 accept = 0.0.0.0:8081
 tproxy = auto
 tproxyPort = 5000
 transparent = destination
+verifyChain = yes
+CAfile = $PKI/ca.crt
+sniMap = 198.51.100.9 other.example
+sniMap = 198.51.100.2 localhost
+
+[upbad]
+client = yes
+accept = 0.0.0.0:8083
+tproxy = auto
+tproxyPort = 5001
+transparent = destination
+verifyChain = yes
+CAfile = $PKI/ca.crt
+sniMap = 198.51.100.2 wrong.example
 
 [up6]
 client = yes
@@ -225,13 +248,19 @@ else
 	exit 1
 fi
 pid=$(daemon_pid app)
+KTLS=0
+if grep -q 'kTLS: tls module yes' "$(daemon_log app)"; then
+	KTLS=1
+	tx0=$(tls_stat TlsTxSw) rx0=$(tls_stat TlsRxSw)
+	de0=$(tls_stat TlsDecryptError)
+fi
 is "only CAP_NET_ADMIN is kept after dropping root (CapEff)" \
 	"$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")" 0000000000001000
 is "runs as nobody" "$(awk '/^Uid:/ {print $3}' "/proc/$pid/status")" \
 	"$(id -u nobody)"
 check "its nftables table diverts the intercepted ports" \
 	eval "ip netns exec $A nft list table inet ktlsd |
-		grep -c 'tproxy ip6\{0,1\} to' | grep -qx 6"
+		grep -c 'tproxy ip6\{0,1\} to' | grep -qx 7"
 check "its policy routing is in place (IPv4 and IPv6)" \
 	eval "ip -n $A rule | grep 'fwmark 0x6b74 lookup 27508' &&
 		ip -n $A -6 rule | grep 'fwmark 0x6b74 lookup 27508'"
@@ -268,6 +297,9 @@ is "IPv4 upgrade (destination only): the server saw the appliance" \
 	"$(field "$T/tls4.out" peer | sed 's/:[0-9]*$//')" 198.51.100.1
 check "IPv4 upgrade: connected to the original destination" \
 	grep -q 's_connect: connecting 198.51.100.2:5000' "$(daemon_log app)"
+cli bad 198.51.100.2:5001 --send 1K --timeout 60
+check "sniMap: a certificate that does not match the mapped name is refused" \
+	wait_log app 'service=\[upbad\].* end="SSL_connect: hostname mismatch"' 10
 cli u6 '[2001:db8:5::2]:5000' --send "$SIZE" --timeout 120
 peer_wait tls6 30
 check_pump "IPv6 upgrade: $SIZE each way (transparent = both)" \
@@ -312,6 +344,23 @@ check "a connection to ktlsd's own listener is refused, not looped" \
 	wait_log app "loop: the original destination 192.0.2.1:8081 is ktlsd's own listener" 5
 check "the loop opened no backend connection" \
 	eval "! grep -q 's_connect: connecting 192.0.2.1:8081' '$(daemon_log app)'"
+
+# every relayed connection had both directions in the kernel: 10 of them
+# (2 terminations, 2 upgrades, 1 redirect, 3 concurrent, 2 PROXY)
+if [ "$KTLS" = 1 ]; then
+	is "kTLS: TlsTxSw rose by the 10 relayed connections" \
+		$(($(tls_stat TlsTxSw) - tx0)) 10
+	is "kTLS: TlsRxSw rose by the 10 relayed connections" \
+		$(($(tls_stat TlsRxSw) - rx0)) 10
+	is "kTLS: TlsDecryptError unchanged" \
+		$(($(tls_stat TlsDecryptError) - de0)) 0
+	is "kTLS: every relayed connection's summary says ktls tx+rx" \
+		"$(grep -c 'summary: .* path=ktls tx+rx' "$(daemon_log app)")" 10
+else
+	for n in TlsTxSw TlsRxSw TlsDecryptError "the summaries"; do
+		skip "kTLS: $n" "this kernel has no kernel TLS (the VM run has)"
+	done
+fi
 
 daemon_stop app
 is "ktlsd stops cleanly" "$?" 0

@@ -735,6 +735,8 @@ TEST(transparent_options)
 				  "transparent = destination\n"
 				  "tproxy = auto\n"
 				  "tproxyPort = 80,443\n"
+				  "sniMap = 198.51.100.2  one.example\n"
+				  "sniMap = 2001:db8::2 two.example\n"
 				  "[both]\n"
 				  "client = yes\n"
 				  "accept = 127.0.0.1:0\n"
@@ -753,6 +755,7 @@ TEST(transparent_options)
 	EXPECT_EQ(cfg->services[0]->transparent, TRANSPARENT_DEST);
 	EXPECT_EQ(cfg->services[0]->tproxy, TPROXY_AUTO);
 	EXPECT_STREQ(cfg->services[0]->tproxy_port.v, "80,443");
+	EXPECT_EQ(cfg->services[0]->sni_map.n, 2);
 	EXPECT_EQ(cfg->services[1]->transparent,
 		  TRANSPARENT_SOURCE | TRANSPARENT_DEST);
 	EXPECT_EQ(cfg->services[1]->tproxy, TPROXY_NO);
@@ -787,7 +790,15 @@ TEST(transparent_errors)
 				  "transparent = sideways\n"
 				  "tproxy = maybe\n"
 				  "tproxyPort = 0\n"
-				  "tproxyPort = 80,x\n", &e);
+				  "tproxyPort = 80,x\n"
+				  "sniMap = 192.0.2.1\n"			/* 25 */
+				  "sniMap = host.example name.example\n"
+				  "sniMap = 192.0.2.1 a b\n"
+				  "[d]\n"				/* 28 */
+				  "accept = 127.0.0.1:0\n"
+				  "connect = 127.0.0.1:9\n"
+				  "cert = /nonexistent/cert.pem\n"
+				  "sniMap = 2001:db8::1 name.example\n", &e);
 
 	ASSERT_TRUE(cfg == NULL);
 	EXPECT_ERR(&e, 1, "\"tproxyMark = 0\": Expected a number from 1 to "
@@ -810,6 +821,13 @@ TEST(transparent_errors)
 			   "65535, separated by commas: \"0\"");
 	EXPECT_ERR(&e, 24, "\"tproxyPort = 80,x\": Expected ports from 1 to "
 			   "65535, separated by commas: \"x\"");
+	EXPECT_ERR(&e, 25, "\"sniMap = 192.0.2.1\": Expected an IP address, a "
+			   "space and a server name");
+	EXPECT_ERR(&e, 26, "\"sniMap = host.example name.example\": Expected "
+			   "an IP address, a space and a server name");
+	EXPECT_ERR(&e, 27, "\"sniMap = 192.0.2.1 a b\": Expected an IP "
+			   "address, a space and a server name");
+	EXPECT_ERR(&e, 32, "sniMap is for client mode (client = yes)");
 }
 
 TEST(version_min_above_max)
@@ -1384,7 +1402,7 @@ static const char *const stunnel_options[] = {
 	"verify", "verifyChain", "verifyPeer",
 	/* ktlsd's own */
 	"ktls", "ioEngine", "workers", "status", "tproxy", "tproxyPort",
-	"tproxyMark", "tproxyTable",
+	"tproxyMark", "tproxyTable", "sniMap",
 };
 
 TEST(help_and_markdown_list_every_option)
