@@ -159,8 +159,11 @@ bg pp2 ip netns exec $S python3 -u "$T/pp.py" '[2001:db8:5::2]:7200'
 wait_until 10 grep -q listening "$T/pp1.out" "$T/pp2.out"
 
 # --- the appliance ----------------------------------------------------------
-cert="cert = $PKI/server-chain.crt
-key = $PKI/server.key"
+# ktlsd runs as nobody: a reload reads the files with that identity
+chmod 755 "$T"
+install -m 644 "$PKI/server-chain.crt" "$PKI/server.key" "$PKI/ca.crt" "$T/"
+cert="cert = $T/server-chain.crt
+key = $T/server.key"
 conf app <<EOF
 $GLOBALS
 setuid = nobody
@@ -193,7 +196,7 @@ tproxy = auto
 tproxyPort = 5000
 transparent = destination
 verifyChain = yes
-CAfile = $PKI/ca.crt
+CAfile = $T/ca.crt
 sniMap = 198.51.100.9 other.example
 sniMap = 198.51.100.2 localhost
 
@@ -204,7 +207,7 @@ tproxy = auto
 tproxyPort = 5001
 transparent = destination
 verifyChain = yes
-CAfile = $PKI/ca.crt
+CAfile = $T/ca.crt
 sniMap = 198.51.100.2 wrong.example
 
 [up6]
@@ -356,11 +359,22 @@ if [ "$KTLS" = 1 ]; then
 		$(($(tls_stat TlsDecryptError) - de0)) 0
 	is "kTLS: every relayed connection's summary says ktls tx+rx" \
 		"$(grep -c 'summary: .* path=ktls tx+rx' "$(daemon_log app)")" 10
+	is "kTLS: and the relay was splice, both ways" \
+		"$(grep -c 'summary: .* relay=splice ' "$(daemon_log app)")" 10
 else
-	for n in TlsTxSw TlsRxSw TlsDecryptError "the summaries"; do
+	for n in TlsTxSw TlsRxSw TlsDecryptError "the summaries" splice; do
 		skip "kTLS: $n" "this kernel has no kernel TLS (the VM run has)"
 	done
 fi
+
+# --- reload: the nftables table follows the configuration ------------------
+chmod 644 "$T/app.conf"
+sed -i 's/^tproxyPort = 7002$/tproxyPort = 7002,7003/' "$T/app.conf"
+kill -HUP "$pid"
+check "SIGHUP as nobody (keeping CAP_NET_ADMIN) reloads" \
+	wait_log app 'Configuration successful' 30 2
+check "... and the nftables table diverts the new port" \
+	eval "ip netns exec $A nft list table inet ktlsd | grep -c 'dport { 7002, 7003 }' >/dev/null"
 
 daemon_stop app
 is "ktlsd stops cleanly" "$?" 0
