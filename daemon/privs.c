@@ -124,6 +124,8 @@ int privs_drop(const struct config *cfg)
 			return -1;
 		}
 	}
+	if (user && uid != 0 && uid == geteuid())
+		return 0;	/* already that user: nothing to drop */
 	if (user && uid != 0)
 		return change_id(cfg, user, uid, group ? gid : (gid_t)-1);
 	if (group) {
