@@ -24,6 +24,7 @@
 
 #include "buildconf.h"
 #include "ktls.h"
+#include "tproxy.h"
 
 #if HAVE_LIBURING
 #include <poll.h>
@@ -139,16 +140,7 @@ static int file_has_line(const char *path, const char *word)
 
 static void probe_tproxy(struct tproxy_report *t)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-	if (fd < 0) {
-		t->transparent_err = errno;
-	} else {
-		t->transparent_err = setsockopt(fd, SOL_IP, IP_TRANSPARENT,
-						&one, sizeof(one)) < 0 ?
-				     errno : 0;
-		close(fd);
-	}
+	t->transparent_err = tproxy_check_allowed(AF_INET) < 0 ? errno : 0;
 	/* lists only the targets registered now (built in or loaded) */
 	t->xt_target = file_has_line("/proc/net/ip_tables_targets", "TPROXY");
 	t->nft_module = access("/sys/module/nft_tproxy", F_OK) == 0 ? 1 : -1;
