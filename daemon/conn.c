@@ -116,6 +116,8 @@ static void side_close(struct conn *c, struct side *s, int error)
 		tls_conn_free(s->ssl, !error);
 		s->ssl = NULL;
 	}
+	offload_rekey_free(s->rekey);
+	s->rekey = NULL;
 	if (error && c->svc->reset && s->rfd >= 0) {
 		struct linger l = { 1, 0 };
 
@@ -282,6 +284,78 @@ static void conn_io_fail(struct conn *c, const char *what, int side,
 
 /* ---- the relay ------------------------------------------------------------ */
 
+/*
+ * Handshake messages on a kTLS receive side, one record possibly holding
+ * several: a TLS 1.3 NewSessionTicket on a client leg is dropped (OpenSSL
+ * 3.0 cannot take a ticket back after the switch: no TLS 1.3 resumption
+ * on this leg); a KeyUpdate rekeys where the kernel can (Linux >= 6.14),
+ * and closes cleanly with the reason where it cannot. Anything else ends
+ * the connection. Returns 1 to go on, 0 when C was closed.
+ */
+static int ktls_handshake(struct conn *c, struct dir *d,
+			  const unsigned char *p, ssize_t n)
+{
+	struct side *s = &c->s[d->src];
+	char why[160];
+	size_t len;
+	int rc;
+
+	for (; n > 0; p += 4 + len, n -= 4 + len) {
+		len = n < 4 ? 0 : (size_t)p[1] << 16 | p[2] << 8 | p[3];
+		if (n < 4 || len > (size_t)n - 4) {
+			snprintf(why, sizeof(why), "a truncated handshake "
+				 "message after the switch to kernel TLS");
+			break;
+		}
+		if (p[0] == SSL3_MT_NEWSESSION_TICKET && c->svc->client) {
+			logc(c->svc, c->id, LOG_DEBUG,
+			     "TLS 1.3 NewSessionTicket dropped (kernel TLS)");
+			continue;
+		}
+		if (p[0] != SSL3_MT_KEY_UPDATE || len != 1 || p[4] > 1) {
+			snprintf(why, sizeof(why), "unexpected handshake message "
+				 "(type %u) after the switch to kernel TLS",
+				 p[0]);
+			break;
+		}
+		rc = offload_key_update_rx(c, s, p[4], why, sizeof(why));
+		if (rc == -EOPNOTSUPP) {
+			logc(c->svc, c->id, LOG_NOTICE, "%s", why);
+			conn_close(c, why, 0);
+			return 0;
+		}
+		if (rc < 0)
+			break;
+	}
+	if (n <= 0)
+		return 1;
+	logc(c->svc, c->id, LOG_ERR, "%s", why);
+	conn_close(c, why, 1);
+	return 0;
+}
+
+/* Our KeyUpdate is owed on side S (the peer asked for one): it goes out,
+ * and the transmit key changes, before any more data. 1 when nothing is
+ * owed any more; 0 to wait (S's writability is awaited, or C closed). */
+static int key_update_owed(struct conn *c, struct side *s)
+{
+	char why[160];
+	int rc;
+
+	if (!s->ku_owed)
+		return 1;
+	rc = offload_key_update_tx(c, s, why, sizeof(why));
+	if (!rc)
+		return 1;
+	if (rc == -EAGAIN) {
+		s->need |= SIDE_NEED_WR;
+		return 0;
+	}
+	logc(c->svc, c->id, LOG_ERR, "%s", why);
+	conn_close(c, why, 1);
+	return 0;
+}
+
 /* A control record on a kTLS receive side (DESIGN.md 3.5). */
 static int ktls_control(struct conn *c, struct dir *d, const unsigned char *p,
 			ssize_t n, uint8_t type)
@@ -301,23 +375,8 @@ static int ktls_control(struct conn *c, struct dir *d, const unsigned char *p,
 		conn_close(c, why, 1);
 		return 0;
 	}
-	if (type == KTLS_RT_HANDSHAKE && n >= 1) {
-		if (p[0] == SSL3_MT_NEWSESSION_TICKET && c->svc->client) {
-			/* OpenSSL 3.0 cannot take a ticket back after the
-			 * switch: no TLS 1.3 resumption on this leg. */
-			logc(c->svc, c->id, LOG_DEBUG,
-			     "TLS 1.3 NewSessionTicket dropped (kernel TLS)");
-			return 1;
-		}
-		if (p[0] == SSL3_MT_KEY_UPDATE) {
-			snprintf(why, sizeof(why),
-				 "the peer sent a TLS 1.3 KeyUpdate and this "
-				 "kernel cannot rekey kernel TLS (Linux >= 6.14 can)");
-			logc(c->svc, c->id, LOG_NOTICE, "%s", why);
-			conn_close(c, why, 0);
-			return 0;
-		}
-	}
+	if (type == KTLS_RT_HANDSHAKE)
+		return ktls_handshake(c, d, p, n);
 	snprintf(why, sizeof(why), "unexpected TLS record (type %u) after the "
 		 "switch to kernel TLS", type);
 	logc(c->svc, c->id, LOG_ERR, "%s", why);
@@ -470,6 +529,8 @@ static int dir_write(struct conn *c, struct dir *d)
 
 	if (d->shut)
 		return 0;
+	if (d->len && !key_update_owed(c, s))
+		return 0;
 	if (!d->len) {
 		if (!d->eof)
 			return 0;
@@ -612,6 +673,8 @@ static int dir_splice(struct conn *c, struct dir *d)
 			return 0;
 		}
 	}
+	if (!key_update_owed(c, t))
+		return progress;
 	n = splice(d->pipe[0], NULL, t->wfd, NULL, d->inpipe,
 		   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n > 0) {

@@ -29,6 +29,7 @@
 #include "ev.h"
 
 struct worker;
+struct offload_rekey;
 
 enum conn_state { CONN_NEW, CONN_HANDSHAKE, CONN_CONNECTING, CONN_RELAY,
 		  CONN_CLOSED };
@@ -42,6 +43,8 @@ struct side {
 	int hup;		/* hung up and no longer watched */
 	int ktls_tx, ktls_rx;	/* that direction is in the kernel */
 	int close_sent;		/* close_notify sent through kTLS */
+	struct offload_rekey *rekey; /* TLS 1.3 secrets, if it can rekey */
+	int ku_owed;		/* our KeyUpdate must go before more data */
 };
 #define SIDE_NEED_RD 1u
 #define SIDE_NEED_WR 2u

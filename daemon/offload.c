@@ -8,11 +8,22 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 
 static struct ktls_caps caps;
+
+/* What a rekey needs, kept per side only where the kernel can rekey. */
+struct offload_rekey {
+	struct ktls_suite suite;
+	unsigned char tx[KTLS_MAX_SECRET], rx[KTLS_MAX_SECRET];
+	size_t len;
+	unsigned gen_tx, gen_rx;	/* generations installed */
+};
 static char summary[512] = "kTLS: not probed";
 
 void offload_init(void)
@@ -63,6 +74,78 @@ static void detach(SSL *ssl, int tx, int rx)
 	}
 }
 
+/* TLS 1.3 with both directions installed, on a kernel that rekeys. */
+static struct offload_rekey *keep_secrets(SSL *ssl)
+{
+	struct offload_rekey *r = calloc(1, sizeof(*r));
+
+	if (r && tls_keys_tls13_secrets(ssl, &r->suite, r->tx, r->rx,
+					&r->len) < 0) {
+		offload_rekey_free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+void offload_rekey_free(struct offload_rekey *r)
+{
+	if (!r)
+		return;
+	OPENSSL_cleanse(r, sizeof(*r));
+	free(r);
+}
+
+int offload_key_update_rx(struct conn *c, struct side *s, int update_requested,
+			  char *why, size_t len)
+{
+	struct offload_rekey *r = s->rekey;
+	int rc;
+
+	if (!r) {
+		snprintf(why, len, "the peer sent a TLS 1.3 KeyUpdate and %s",
+			 caps.rekey_rx_err ? "this kernel cannot rekey kernel "
+			 "TLS (Linux >= 6.14 can)" : "this connection cannot "
+			 "rekey (not both directions in the kernel)");
+		return -EOPNOTSUPP;
+	}
+	rc = ktls_tls13_rekey(s->rfd, TLS_RX, &r->suite, r->rx, r->len);
+	if (rc < 0) {
+		snprintf(why, len, "kernel TLS receive rekey: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	r->gen_rx++;
+	if (update_requested)
+		s->ku_owed = 1;
+	logc(c->svc, c->id, LOG_INFO, "TLS 1.3 KeyUpdate received: receive "
+	     "key generation %u installed%s", r->gen_rx,
+	     update_requested ? "; the peer asks for ours" : "");
+	return 0;
+}
+
+int offload_key_update_tx(struct conn *c, struct side *s, char *why,
+			  size_t len)
+{
+	struct offload_rekey *r = s->rekey;
+	int rc;
+
+	rc = ktls_send_key_update(s->wfd, 0, MSG_DONTWAIT);
+	if (rc == -EAGAIN || rc == -EINTR)
+		return -EAGAIN;
+	if (!rc)
+		rc = ktls_tls13_rekey(s->wfd, TLS_TX, &r->suite, r->tx, r->len);
+	if (rc < 0) {
+		snprintf(why, len, "kernel TLS transmit rekey: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	r->gen_tx++;
+	s->ku_owed = 0;
+	logc(c->svc, c->id, LOG_INFO, "TLS 1.3 KeyUpdate sent: transmit key "
+	     "generation %u installed", r->gen_tx);
+	return 0;
+}
+
 int offload_conn(struct conn *c)
 {
 	struct side *s = &c->s[c->tls_side];
@@ -93,6 +176,8 @@ int offload_conn(struct conn *c)
 	}
 	wtx = install(s->ssl, s->rfd, 1, btx, sizeof(btx));
 	wrx = install(s->ssl, s->rfd, 0, brx, sizeof(brx));
+	if (!wtx && !wrx && !caps.rekey_tx_err && !caps.rekey_rx_err)
+		s->rekey = keep_secrets(s->ssl);
 	tls_keys_forget(s->ssl);
 	s->ktls_tx = !wtx;
 	s->ktls_rx = !wrx;

@@ -8,7 +8,10 @@
 #ifndef KTLSD_OFFLOAD_H
 #define KTLSD_OFFLOAD_H
 
+#include <stddef.h>
+
 struct conn;
+struct offload_rekey;
 
 /* Probe the kernel (while still privileged: attaching the ULP as root
  * loads the tls module) and log one line of what it offers. */
@@ -24,5 +27,26 @@ const char *offload_summary(void);
  * met (C is then closed).
  */
 int offload_conn(struct conn *c);
+
+/*
+ * TLS 1.3 KeyUpdate with both directions in the kernel (Linux >= 6.14;
+ * offload_conn() keeps the traffic secrets only where the kernel can
+ * rekey). A side without them (c->s[i].rekey == NULL) cannot rekey.
+ *
+ * offload_key_update_rx: a KeyUpdate was read on side S: install the next
+ * receive key; with UPDATE_REQUESTED the side owes its own KeyUpdate
+ * (s->ku_owed). 0, -EOPNOTSUPP (S cannot rekey), or -errno; the reason
+ * in WHY.
+ * offload_key_update_tx: send the owed KeyUpdate under the old key, then
+ * install the next transmit key. 0, -EAGAIN (not writable yet), or
+ * -errno with the reason in WHY.
+ */
+struct side;
+int offload_key_update_rx(struct conn *c, struct side *s, int update_requested,
+			  char *why, size_t len);
+int offload_key_update_tx(struct conn *c, struct side *s, char *why,
+			  size_t len);
+/* Wipe and free a side's kept secrets (NULL is a no-op). */
+void offload_rekey_free(struct offload_rekey *r);
 
 #endif

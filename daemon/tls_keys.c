@@ -159,6 +159,25 @@ int tls_keys_crypto_info(SSL *ssl, int tx, union ktls_crypto_info *ci,
 	return 0;
 }
 
+int tls_keys_tls13_secrets(SSL *ssl, struct ktls_suite *suite,
+			   unsigned char *tx, unsigned char *rx, size_t *len)
+{
+	struct tls_keys *k = keys_get(ssl, 0);
+	int server = SSL_is_server(ssl);
+
+	if (SSL_version(ssl) < TLS1_3_VERSION ||
+	    ktls_suite_find(SSL_version(ssl), SSL_get_current_cipher(ssl),
+			    suite) < 0)
+		return -EOPNOTSUPP;
+	if (!k || !k->secret_len[0] || k->secret_len[0] != k->secret_len[1])
+		return -ENOKEY;
+	/* the server's secret is a server's TX and a client's RX */
+	memcpy(tx, k->secret[server ? 1 : 0], k->secret_len[0]);
+	memcpy(rx, k->secret[server ? 0 : 1], k->secret_len[0]);
+	*len = k->secret_len[0];
+	return 0;
+}
+
 void tls_keys_forget(SSL *ssl)
 {
 	struct tls_keys *k = keys_get(ssl, 0);

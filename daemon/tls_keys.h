@@ -26,6 +26,16 @@ void tls_keys_setup_ctx(SSL_CTX *ctx);
 int tls_keys_crypto_info(SSL *ssl, int tx, union ktls_crypto_info *ci,
 			 const char **why);
 
+/*
+ * TLS 1.3: the suite and the current traffic secrets of SSL from the local
+ * point of view (TX: ours, RX: the peer's), for a kernel rekey after the
+ * switch. TX and RX have room for KTLS_MAX_SECRET bytes; *LEN gets the
+ * length. Returns 0, or -errno when not TLS 1.3 or nothing was captured.
+ * The caller wipes the copies (OPENSSL_cleanse).
+ */
+int tls_keys_tls13_secrets(SSL *ssl, struct ktls_suite *suite,
+			   unsigned char *tx, unsigned char *rx, size_t *len);
+
 /* Wipe the captured secrets and stop counting (after the switch). */
 void tls_keys_forget(SSL *ssl);
 

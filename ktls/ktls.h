@@ -306,6 +306,18 @@ int ktls_install(int fd, int dir, union ktls_crypto_info *ci);
  */
 int ktls_rx_expect_no_pad(int fd);
 
+/*
+ * TLS 1.3 key update of one direction (@dir TLS_TX or TLS_RX) of a kTLS
+ * socket (Linux >= 6.14): @secret, the direction's current traffic
+ * secret, is replaced by the next generation (in place), and the keys
+ * derived from it are installed with the record sequence restarting at
+ * 0. Receive side: only after the KeyUpdate record was read. Transmit
+ * side: only after our own KeyUpdate went out under the old key.
+ * Returns 0 or -errno (EBUSY: this kernel cannot rekey).
+ */
+int ktls_tls13_rekey(int fd, int dir, const struct ktls_suite *s,
+		     unsigned char *secret, size_t secret_len);
+
 /* What getsockopt(SOL_TLS, dir) reports, without key material. */
 struct ktls_info {
 	uint16_t version;	/* TLS_1_2_VERSION, TLS_1_3_VERSION */
@@ -339,6 +351,17 @@ ssize_t ktls_send_record(int fd, uint8_t type, const void *buf, size_t len,
 /* Send a close_notify alert (warning, close_notify). 0 or -errno
  * (-EAGAIN when the socket buffer is full). */
 int ktls_send_close_notify(int fd, int flags);
+
+/* TLS 1.3 handshake message type of a KeyUpdate (RFC 8446 4.6.3) */
+#define KTLS_HS_KEY_UPDATE 24
+
+/*
+ * Send a TLS 1.3 KeyUpdate handshake record (@update_requested 0 or 1)
+ * under the current transmit key. The record closes any open one first.
+ * Returns 0, -EAGAIN (nothing was queued: try again when writable), or
+ * -errno.
+ */
+int ktls_send_key_update(int fd, int update_requested, int flags);
 
 /* Send an alert (@level, @desc). 0 or -errno. */
 int ktls_send_alert(int fd, uint8_t level, uint8_t desc, int flags);

@@ -65,6 +65,19 @@ int ktls_send_close_notify(int fd, int flags)
 			       flags);
 }
 
+int ktls_send_key_update(int fd, int update_requested, int flags)
+{
+	/* msg_type, a 24-bit length of 1, request_update */
+	const uint8_t msg[5] = { KTLS_HS_KEY_UPDATE, 0, 0, 1,
+				 update_requested ? 1 : 0 };
+	ssize_t n;
+
+	n = ktls_send_record(fd, KTLS_RT_HANDSHAKE, msg, sizeof(msg), flags);
+	if (n < 0)
+		return (int)n;
+	return n == (ssize_t)sizeof(msg) ? 0 : -EIO;
+}
+
 ssize_t ktls_recv_record(int fd, void *buf, size_t len, uint8_t *type,
 			 int flags)
 {

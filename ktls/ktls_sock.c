@@ -42,6 +42,20 @@ int ktls_install(int fd, int dir, union ktls_crypto_info *ci)
 	return rc;
 }
 
+int ktls_tls13_rekey(int fd, int dir, const struct ktls_suite *s,
+		     unsigned char *secret, size_t secret_len)
+{
+	union ktls_crypto_info ci;
+	int rc;
+
+	rc = ktls_tls13_next_secret(s, secret, secret_len, secret);
+	if (!rc)
+		rc = ktls_crypto_info_tls13(&ci, s, secret, secret_len, 0);
+	if (rc < 0)
+		return rc;
+	return ktls_install(fd, dir, &ci);
+}
+
 int ktls_rx_expect_no_pad(int fd)
 {
 	int one = 1;

@@ -76,6 +76,7 @@ static struct {
 	int verbose;
 	unsigned count;
 	unsigned parallel;
+	uint64_t key_update;		/* TLS 1.3 KeyUpdate every N bytes */
 } o = {
 	.seed = 1, .chunk = 16384, .reply_after_eof = -1, .expect = -1,
 	.timeout = 120, .count = 1, .parallel = 1,
@@ -95,6 +96,8 @@ static const char usage_text[] =
 "  --reply-after-eof MS  send only MS ms after the peer's EOF\n"
 "  --no-shutdown         do not half-close after sending\n"
 "  --expect N            fail unless exactly N bytes are received\n"
+"  --key-update N        (TLS 1.3) send a KeyUpdate asking for the peer's\n"
+"                        every N bytes sent\n"
 "  --count N             connections (server: 0 = forever; default 1)\n"
 "  --parallel N          (client) connections at the same time\n"
 "  --timeout S           overall deadline (default 120; 0 = none), exit 2\n"
@@ -163,7 +166,7 @@ static void parse_args(int argc, char **argv)
 {
 	enum { O_TLS = 256, O_CERT, O_KEY, O_CA, O_SNI, O_VER, O_CIPHERS,
 	       O_SUITES, O_SEND, O_SEED, O_ECHO, O_CHUNK, O_RAE, O_NOSHUT,
-	       O_EXPECT, O_TIMEOUT, O_STATS, O_COUNT, O_PARALLEL };
+	       O_EXPECT, O_TIMEOUT, O_STATS, O_COUNT, O_PARALLEL, O_KU };
 	static const struct option longopts[] = {
 		{ "tls", no_argument, NULL, O_TLS },
 		{ "cert", required_argument, NULL, O_CERT },
@@ -184,6 +187,7 @@ static void parse_args(int argc, char **argv)
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "parallel", required_argument, NULL, O_PARALLEL },
+		{ "key-update", required_argument, NULL, O_KU },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -255,6 +259,11 @@ static void parse_args(int argc, char **argv)
 			if (v < 1 || v > 100000)
 				usage("--parallel: 1 .. 100000");
 			o.parallel = (unsigned)v;
+			break;
+		case O_KU:
+			o.key_update = opt_size("--key-update", optarg);
+			if (!o.key_update)
+				usage("--key-update: at least 1 byte");
 			break;
 		case 'v': o.verbose = 1; break;
 		case 'h':
@@ -448,6 +457,8 @@ struct conn {
 	enum end end;			/* set by the first failure */
 	char reason[256];
 	char peer[64];			/* server: the client's address */
+	uint64_t ku_next;		/* --key-update: at this many bytes */
+	unsigned key_updates;		/* KeyUpdates (update_requested) sent */
 };
 
 static SSL_CTX *ctx;
@@ -630,6 +641,24 @@ static int plain_write(struct conn *c, const unsigned char *src, size_t n,
 			  END_RESET : END_ERROR, "write: %s", strerror(errno));
 		return -1;
 	}
+}
+
+/* --key-update: ask for a TLS 1.3 KeyUpdate (ours goes out with the next
+ * write, and the peer must answer with its own) every N bytes sent. */
+static void key_update_due(struct conn *c)
+{
+	if (!o.key_update || !c->ssl || SSL_version(c->ssl) < TLS1_3_VERSION)
+		return;
+	if (!c->ku_next)
+		c->ku_next = o.key_update;
+	/* never after the last byte: the next write sends it, and
+	 * SSL_shutdown() refuses to run while it is pending */
+	if (c->sent < c->ku_next || c->sent >= o.send)
+		return;
+	c->ku_next += o.key_update;
+	if (SSL_key_update(c->ssl, SSL_KEY_UPDATE_REQUESTED))
+		c->key_updates++;
+	ERR_clear_error();
 }
 
 static int tls_write(struct conn *c, const unsigned char *src, size_t n,
@@ -828,6 +857,7 @@ static int conn_write(struct conn *c)
 		c->sent += put;
 		bytes += put;
 		moved = 1;
+		key_update_due(c);
 	}
 	return moved;
 }
@@ -1007,9 +1037,12 @@ static void conn_report(struct conn *c, enum end e)
 	hexdigest(c->tx_md, tx);
 	hexdigest(c->rx_md, rx);
 	printf("sent=%" PRIu64 " sent_sha256=%s recv=%" PRIu64
-	       " recv_sha256=%s end=%s ms=%" PRId64 "%s%s\n", c->sent, tx,
+	       " recv_sha256=%s end=%s ms=%" PRId64 "%s%s", c->sent, tx,
 	       c->recvd, rx, end_str(e), now_ms() - c->t0,
 	       c->peer[0] ? " peer=" : "", c->peer);
+	if (o.key_update)
+		printf(" key_updates=%u", c->key_updates);
+	printf("\n");
 	fflush(stdout);
 }
 

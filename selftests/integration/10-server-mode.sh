@@ -15,6 +15,7 @@ peer_server betls12 --send "$SIZE" --count 1 --timeout 120
 peer_server betls13 --send "$SIZE" --count 1 --timeout 120
 peer_server bepar --send "$PSIZE" --count 8 --timeout 120
 peer_server bes2c --send 1M --count 1 --timeout 60
+peer_server beku --send "$SIZE" --count 1 --timeout 120
 py_listener besink sink 1048576
 py_listener behttp http
 
@@ -45,16 +46,17 @@ $(svc s2c "$(peer_port bes2c)")
 $(svc c2s "$(listener_port besink)")
 $(svc http "$(listener_port behttp)")
 $(svc www "$WWW_PORT")
+$(svc ku "$(peer_port beku)")
 EOF
 
 if daemon_start d "$T/d.conf"; then
-	ok "daemon started and bound 7 services"
+	ok "daemon started and bound 8 services"
 else
-	not_ok "daemon started and bound 7 services"
+	not_ok "daemon started and bound 8 services"
 	done_testing
 	exit 1
 fi
-is "seven bound-to lines" "$(daemon_bound_count d)" 7
+is "eight bound-to lines" "$(daemon_bound_count d)" 8
 
 # --- ktls-peer, TLS 1.2 and 1.3, 64 MiB each way -------------------------
 for v in 1.2 1.3; do
@@ -88,6 +90,24 @@ n=$(numfmt --from=iec "$SIZE")
 wait_log d "Connection closed: $n byte\(s\) sent to TLS, $n byte\(s\) sent to socket" 10 2
 check "log: Connection closed: $n byte(s) sent to TLS, $n byte(s) sent to socket (x2)" \
 	eval "[ \$(grep -cE 'Connection closed: $n byte\(s\) sent to TLS, $n byte\(s\) sent to socket' '$T/d.log') -ge 2 ]"
+
+# --- TLS 1.3 KeyUpdate from the client, every MiB -------------------------
+# The client's 8 MiB end well before the backend's $SIZE: every KeyUpdate
+# asks for ours while ktlsd still sends (OpenSSL cannot answer one once it
+# has sent close_notify).
+peer_client cku "127.0.0.1:$(daemon_port d ku)" --tls --ca "$CA" \
+	--servername localhost --send 8M --key-update 1M --timeout 120
+peer_wait beku 30
+if grep -q 'kTLS: tls module yes.*rekey: no' "$T/d.log"; then
+	check "KeyUpdate on a kernel that cannot rekey: a clean close, saying why" \
+		wait_log d 'end="the peer sent a TLS 1.3 KeyUpdate and this kernel cannot rekey' 10
+	skip "KeyUpdate: 8M and $SIZE intact" "this kernel cannot rekey kernel TLS"
+else
+	check_pump "KeyUpdate every MiB from the client: 8M and $SIZE intact" \
+		"$T/cku.out" "$T/beku.out" 1
+	is "the client sent 7 KeyUpdates (update_requested)" \
+		"$(field "$T/cku.out" key_updates)" 7
+fi
 
 # --- 8 concurrent transfers ------------------------------------------------
 peer_client cpar "127.0.0.1:$(daemon_port d par)" --tls --ca "$CA" \

@@ -18,6 +18,8 @@ peer_server be13 "${TLSBE[@]}" --tls-version 1.3 --send "$SIZE" --count 1 \
 peer_server beok "${TLSBE[@]}" --send 1M --count 1 --timeout 60
 peer_server behost "${TLSBE[@]}" --send 1M --count 1 --timeout 20
 peer_server beca "${TLSBE[@]}" --send 1M --count 1 --timeout 20
+peer_server beku "${TLSBE[@]}" --send 8M --key-update 1M --count 1 \
+	--timeout 120
 
 svc() {
 	cat <<EOF
@@ -46,6 +48,7 @@ $(svc badca "$(peer_port beca)")
 verifyChain = yes
 CAfile = $PKI/other-ca.crt
 checkHost = localhost
+$(svc ku "$(peer_port beku)")
 EOF
 
 if daemon_start d "$T/d.conf"; then
@@ -55,7 +58,7 @@ else
 	done_testing
 	exit 1
 fi
-is "five bound-to lines" "$(daemon_bound_count d)" 5
+is "six bound-to lines" "$(daemon_bound_count d)" 6
 
 for v in 12 13; do
 	peer_client c$v "127.0.0.1:$(daemon_port d c$v)" --send "$SIZE" \
@@ -120,6 +123,20 @@ fail_case chost badhost behost \
 fail_case cca badca beca \
 	'(certificate verify failed|unable to get local issuer|unknown ca)' \
 	"verifyChain with an unrelated CAfile"
+
+# --- TLS 1.3 KeyUpdate from the server, every MiB -------------------------
+peer_client cku "127.0.0.1:$(daemon_port d ku)" --send "$SIZE" --timeout 120
+peer_wait beku 30
+if grep -q 'kTLS: tls module yes.*rekey: no' "$T/d.log"; then
+	check "KeyUpdate on a kernel that cannot rekey: a clean close, saying why" \
+		wait_log d 'end="the peer sent a TLS 1.3 KeyUpdate and this kernel cannot rekey' 10
+	skip "KeyUpdate: $SIZE and 8M intact" "this kernel cannot rekey kernel TLS"
+else
+	check_pump "KeyUpdate every MiB from the server: $SIZE and 8M intact" \
+		"$T/cku.out" "$T/beku.out" 1
+	is "the server sent 7 KeyUpdates (update_requested)" \
+		"$(field "$T/beku.out" key_updates)" 7
+fi
 
 check "daemon still running" daemon_alive d
 daemon_stop d 10
