@@ -134,11 +134,11 @@ check:
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)VM_REQUIRED=1 selftests/run $(B)
 
-# only the kTLS tests in the QEMU guest (the host kernel has no kTLS)
+# only the tests in the QEMU guests (the host kernel has no kTLS)
 check-vm:
 	$(Q)tools/install-deps test
 	$(Q)$(MAKE) --no-print-directory tests
-	$(Q)VM_REQUIRED=1 selftests/run $(B) ktls-vm
+	$(Q)VM_REQUIRED=1 selftests/run $(B) -vm
 
 # ---- benchmarks (bench/README.md): ktlsd against stunnel, HAProxy and
 # nginx on loopback, about 8 minutes on 2 cores (BENCH_ARGS=--quick: 1)

@@ -156,11 +156,40 @@ probe() {
 	fi
 }
 
+# --- ktlsd rekeying real connections ----------------------------------------------
+# guest-rekey-ktlsd.sh is a lib.sh script: its TAP lines are renumbered
+# into this plan (through a file: the guest may have no /dev/fd)
+ktlsd_rekey() {
+	local line name
+	bash "$(dirname "$0")/guest-rekey-ktlsd.sh" "$B" >"$T/ktlsd.tap" 2>&1
+	while IFS= read -r line; do
+		case "$line" in
+		"not ok "*)
+			name=${line#not ok }
+			not_ok "ktlsd: ${name#* - }"
+			;;
+		"ok "*" # SKIP "*)
+			name=${line#ok }
+			name=${name#* - }
+			skip "ktlsd: ${name%% # SKIP *}" "${name#* # SKIP }"
+			;;
+		"ok "*)
+			name=${line#ok }
+			ok "ktlsd: ${name#* - }"
+			;;
+		"#"*) echo "$line" ;;
+		esac
+	done <"$T/ktlsd.tap"
+	grep -qE '^1\.\.[0-9]+' "$T/ktlsd.tap" ||
+		not_ok "ktlsd: its rekey script finished" "$(tail -n 5 "$T/ktlsd.tap")"
+}
+
 # --- the checks, in order (append new ones here) -----------------------------------
 kernel_version
 modprobe_tls
 tls_stat
 probe
+ktlsd_rekey
 
 echo "1..$n"
 [ $failed = 0 ]
