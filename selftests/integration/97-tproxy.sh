@@ -424,6 +424,32 @@ check "... saying IP_TRANSPARENT was refused and what to do" \
 	grep -q "Service \\[src\\]: transparent = source needs IP_TRANSPARENT, which was refused (Operation not permitted): run ktlsd as root, or give it CAP_NET_ADMIN" \
 	"$T/nocap2.log"
 
+# --- the capability set follows the configuration ---------------------------
+capeff() {	# NAME CONF_BODY: CapEff of a daemon started as root with setuid
+	conf "$1" <<EOF
+$GLOBALS
+setuid = nobody
+setgid = nogroup
+$2
+EOF
+	if DAEMON_WRAP="ip netns exec $A" daemon_start "$1" "$T/$1.conf"; then
+		awk '/^CapEff:/ {print $2}' "/proc/$(daemon_pid "$1")/status"
+		daemon_stop "$1" >/dev/null
+	else
+		echo "not started"
+	fi
+}
+is "no transparent proxying, ports above 1024: no capability kept" \
+	"$(capeff plain "[p]
+client = yes
+accept = 127.0.0.1:8000
+connect = 127.0.0.1:8001")" 0000000000000000
+is "a port below 1024 (rebound on reload): only CAP_NET_BIND_SERVICE" \
+	"$(capeff low "[p]
+client = yes
+accept = 127.0.0.1:443
+connect = 127.0.0.1:8001")" 0000000000000400
+
 # --- the admin's own setup: --print-netfilter, then tproxy = yes -------------
 "$KTLSD" --print-netfilter "$T/yes.conf" >"$T/nf.txt" 2>"$T/nf.err"
 is "--print-netfilter exits 0" "$?" 0
