@@ -6,7 +6,9 @@
  * every operation that could progress (write what is buffered, read where
  * there is room), until none does; the operations that blocked record on
  * their side whether they wait for readability or writability, and only
- * those events are watched. OpenSSL runs non-blocking on the socket BIO,
+ * those events are watched. A blocked operation is not tried again until
+ * its side's event arrives (dir->rd_wait, wr_wait): a retry could only
+ * fail with EAGAIN once more. OpenSSL runs non-blocking on the socket BIO,
  * without read-ahead, so no byte past what was asked for is ever taken
  * from the kernel (the rule the kTLS switch depends on).
  *
@@ -159,16 +161,39 @@ static void conn_arm(struct conn *c)
 	}
 }
 
+/* What OpenSSL's ERR waits for (SIDE_NEED_*), 0 if it is no WANT_*. */
+static unsigned ssl_want(int err)
+{
+	return err == SSL_ERROR_WANT_READ ? SIDE_NEED_RD :
+	       err == SSL_ERROR_WANT_WRITE ? SIDE_NEED_WR : 0;
+}
+
 /* Record on S what OpenSSL waits for; 1 if ERR was a WANT_READ/WRITE. */
 static int side_want(struct side *s, int err)
 {
-	if (err == SSL_ERROR_WANT_READ)
-		s->need |= SIDE_NEED_RD;
-	else if (err == SSL_ERROR_WANT_WRITE)
-		s->need |= SIDE_NEED_WR;
-	else
-		return 0;
-	return 1;
+	s->need |= ssl_want(err);
+	return ssl_want(err) != 0;
+}
+
+/*
+ * The read of D blocked on WHAT (SIDE_NEED_*) at its source, or its write
+ * at its destination. Retrying before that side's event says so would
+ * only cost a system call that fails again (EAGAIN): the pump skips the
+ * operation until on_event() clears the wait, and keeps the side watched
+ * for it meanwhile. Returns 0 (no progress).
+ */
+static int dir_read_wait(struct conn *c, struct dir *d, unsigned what)
+{
+	d->rd_wait |= what;
+	c->s[d->src].need |= what;
+	return 0;
+}
+
+static int dir_write_wait(struct conn *c, struct dir *d, unsigned what)
+{
+	d->wr_wait |= what;
+	c->s[d->dst].need |= what;
+	return 0;
 }
 
 /* ---- close --------------------------------------------------------------- */
@@ -344,10 +369,12 @@ static int ktls_read(struct conn *c, struct dir *d, struct side *s)
 		return 0;
 	for (again = 0; again < 2; again++) {
 		n = ktls_recv_record(s->rfd, p, room, &type, MSG_DONTWAIT);
-		if (n == -EAGAIN || n == -EINTR) {
+		if (n == -EINTR) {
 			s->need |= SIDE_NEED_RD;
 			return 0;
 		}
+		if (n == -EAGAIN)
+			return dir_read_wait(c, d, SIDE_NEED_RD);
 		if (n < 0) {
 			char why[128];
 
@@ -417,10 +444,10 @@ static int dir_read(struct conn *c, struct dir *d)
 			d->how = "EOF";
 			return 1;
 		}
-		if (errno == EAGAIN || errno == EINTR) {
-			s->need |= SIDE_NEED_RD;
-			return errno == EINTR;
-		}
+		if (errno == EINTR)
+			return 1;
+		if (errno == EAGAIN)
+			return dir_read_wait(c, d, SIDE_NEED_RD);
 		conn_io_fail(c, "read from", d->src, strerror(errno));
 		return 0;
 	}
@@ -432,8 +459,8 @@ static int dir_read(struct conn *c, struct dir *d)
 		return 1;
 	}
 	err = SSL_get_error(s->ssl, 0);
-	if (side_want(s, err))
-		return 0;
+	if (ssl_want(err))
+		return dir_read_wait(c, d, ssl_want(err));
 	switch (err) {
 	case SSL_ERROR_ZERO_RETURN:
 		d->eof = 1;
@@ -477,20 +504,17 @@ static int dir_write(struct conn *c, struct dir *d)
 		if (s->ktls_tx) {
 			int rc = ktls_send_close_notify(s->wfd, MSG_DONTWAIT);
 
-			if (rc == -EAGAIN) {
-				s->need |= SIDE_NEED_WR;
-				return 0;
-			}
+			if (rc == -EAGAIN)
+				return dir_write_wait(c, d, SIDE_NEED_WR);
 			s->close_sent = 1;
 		} else if (s->ssl) {
 			ERR_clear_error();
 			if (SSL_shutdown(s->ssl) < 0) {
 				int e = SSL_get_error(s->ssl, -1);
 
-				if (e == SSL_ERROR_WANT_WRITE) {
-					s->need |= SIDE_NEED_WR;
-					return 0;
-				}
+				if (e == SSL_ERROR_WANT_WRITE)
+					return dir_write_wait(c, d,
+							      SIDE_NEED_WR);
 				ERR_clear_error();	/* the peer is gone */
 			}
 		}
@@ -510,9 +534,10 @@ static int dir_write(struct conn *c, struct dir *d)
 
 		if (r > 0) {
 			n = r;
-		} else if (errno == EAGAIN || errno == EINTR) {
-			s->need |= SIDE_NEED_WR;
-			return errno == EINTR;
+		} else if (errno == EINTR) {
+			return 1;
+		} else if (errno == EAGAIN) {
+			return dir_write_wait(c, d, SIDE_NEED_WR);
 		} else {
 			conn_io_fail(c, "write to", d->dst, strerror(errno));
 			return 0;
@@ -521,8 +546,10 @@ static int dir_write(struct conn *c, struct dir *d)
 		ERR_clear_error();
 		errno = 0;
 		if (!SSL_write_ex(s->ssl, d->buf + d->off, d->len, &n)) {
-			if (side_want(s, SSL_get_error(s->ssl, 0)))
-				return 0;
+			unsigned what = ssl_want(SSL_get_error(s->ssl, 0));
+
+			if (what)
+				return dir_write_wait(c, d, what);
 			conn_tls_fail(c, "SSL_write");
 			return 0;
 		}
@@ -631,6 +658,7 @@ static int dir_splice(struct conn *c, struct dir *d)
 static void conn_pump(struct conn *c)
 {
 	int round, progress, i;
+	struct dir *d;
 
 	for (round = 0; round < PUMP_BUDGET; round++) {
 		progress = 0;
@@ -642,10 +670,17 @@ static void conn_pump(struct conn *c)
 					return;
 				continue;
 			}
-			progress |= dir_write(c, &c->d[i]);
+			d = &c->d[i];
+			if (d->wr_wait)	/* still blocked: watch, skip */
+				c->s[d->dst].need |= d->wr_wait;
+			else
+				progress |= dir_write(c, d);
 			if (c->state == CONN_CLOSED)
 				return;
-			progress |= dir_read(c, &c->d[i]);
+			if (d->rd_wait)
+				c->s[d->src].need |= d->rd_wait;
+			else
+				progress |= dir_read(c, d);
 			if (c->state == CONN_CLOSED)
 				return;
 		}
@@ -901,9 +936,20 @@ static void on_event(struct ev_watch *w, uint32_t events)
 	struct conn *c = w->arg;
 	int x = w == &c->s[0].rw || w == &c->s[0].ww ? 0 : 1;
 	int hup = events & (EPOLLHUP | EPOLLERR);
+	unsigned got, i;
 
 	if (c->magic != CONN_MAGIC || c->state == CONN_CLOSED)
 		return;
+	/* What side X is ready for ends the waits of the operations there. */
+	got = hup ? SIDE_NEED_RD | SIDE_NEED_WR :
+		    (events & EV_READ ? SIDE_NEED_RD : 0) |
+		    (events & EV_WRITE ? SIDE_NEED_WR : 0);
+	for (i = 0; i < 2; i++) {
+		if (c->d[i].src == x && (c->d[i].rd_wait & got))
+			c->d[i].rd_wait = 0;
+		if (c->d[i].dst == x && (c->d[i].wr_wait & got))
+			c->d[i].wr_wait = 0;
+	}
 	c->w->now = now_ms();
 	switch (c->state) {
 	case CONN_HANDSHAKE:

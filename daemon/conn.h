@@ -51,6 +51,9 @@ struct dir {
 	char *buf;
 	uint32_t off, len;
 	uint64_t bytes;		/* delivered to dst (atomic) */
+	uint8_t rd_wait, wr_wait; /* SIDE_NEED_* the last read from src /
+				 * write to dst blocked on: not tried again
+				 * until that side's event reports it */
 	uint8_t eof;		/* nothing more will be read from src */
 	uint8_t shut;		/* the end was passed on to dst */
 	const char *how;	/* how src ended: "close_notify", "EOF"... */
