@@ -9,8 +9,9 @@
  * those events are watched. A blocked operation is not tried again until
  * its side's event arrives (dir->rd_wait, wr_wait): a retry could only
  * fail with EAGAIN once more. OpenSSL runs non-blocking on the socket BIO,
- * without read-ahead, so no byte past what was asked for is ever taken
- * from the kernel (the rule the kTLS switch depends on).
+ * without read-ahead until the handshake is done and the receive direction
+ * stays in userspace for good (ktls = off from the start), so no byte past
+ * what was asked for is taken from the kernel before the kTLS switch.
  *
  * Each direction holds at most CONN_BUF bytes: a full buffer stops
  * reading from its source, which is the backpressure.
@@ -747,6 +748,8 @@ static void conn_handshake_done(struct conn *c)
 		tls_conn_save_session(ssl, c->target);
 	if (offload_conn(c) < 0)	/* may free ssl */
 		return;
+	if (c->s[c->tls_side].ssl && !c->s[c->tls_side].ktls_rx)	/* for good */
+		tls_conn_read_ahead(c->s[c->tls_side].ssl);
 	if (c->svc->client) {
 		conn_start_relay(c);
 	} else {
