@@ -14,7 +14,10 @@
  * what was asked for is taken from the kernel before the kTLS switch.
  *
  * Each direction holds at most CONN_BUF bytes: a full buffer stops
- * reading from its source, which is the backpressure.
+ * reading from its source, which is the backpressure. The buffer comes
+ * from the worker's pool and goes back at the end of every pump that
+ * leaves it empty, so an idle connection holds none. A read fills it
+ * (several TLS records at a time) and a write sends it whole.
  */
 #include "conn.h"
 #include "ktls.h"
@@ -38,7 +41,8 @@
 #include <openssl/err.h>
 
 #define CONN_MAGIC 0x6b746c73u	/* "ktls" */
-#define CONN_BUF 16384
+#define CONN_BUF (64 * 1024)	/* plaintext per direction: 4 records */
+_Static_assert(CONN_BUF <= WORKER_BUF, "relay buffers come from the pool");
 #define PUMP_BUDGET 32		/* rounds before yielding to others */
 #define SPLICE_BATCH 16		/* records into a pipe per drain */
 
@@ -264,8 +268,10 @@ void conn_free(struct conn *c)
 {
 	if (!c)
 		return;
-	free(c->d[0].buf);
-	free(c->d[1].buf);
+	if (c->w) {
+		worker_buf_put(c->w, c->d[0].buf);
+		worker_buf_put(c->w, c->d[1].buf);
+	}
 	addrlist_free(&c->own_targets);
 	cfg_put(c->cfg);
 	c->magic = 0;
@@ -410,13 +416,13 @@ static int dir_read(struct conn *c, struct dir *d)
 {
 	struct side *s = &c->s[d->src];
 	size_t room, n = 0;
-	int err;
+	int err, got = 0;
 	char *p;
 
 	if (d->eof || d->len == CONN_BUF)
 		return 0;
 	if (!d->buf) {
-		d->buf = malloc(CONN_BUF);
+		d->buf = worker_buf_get(c->w);
 		if (!d->buf) {
 			conn_close(c, "out of memory", 1);
 			return 0;
@@ -453,15 +459,23 @@ static int dir_read(struct conn *c, struct dir *d)
 		return 0;
 	}
 
-	ERR_clear_error();
-	errno = 0;
-	if (SSL_read_ex(s->ssl, p, room, &n)) {
+	/* Fill the buffer: with read-ahead, the records that one read(2)
+	 * brought in are all taken before the write. */
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		if (!SSL_read_ex(s->ssl, p, room, &n))
+			break;
 		d->len += n;
-		return 1;
+		p += n;
+		room -= n;
+		got = 1;
+		if (!room)
+			return 1;
 	}
 	err = SSL_get_error(s->ssl, 0);
 	if (ssl_want(err))
-		return dir_read_wait(c, d, ssl_want(err));
+		return dir_read_wait(c, d, ssl_want(err)) || got;
 	switch (err) {
 	case SSL_ERROR_ZERO_RETURN:
 		d->eof = 1;
@@ -544,16 +558,29 @@ static int dir_write(struct conn *c, struct dir *d)
 			return 0;
 		}
 	} else {
-		ERR_clear_error();
-		errno = 0;
-		if (!SSL_write_ex(s->ssl, d->buf + d->off, d->len, &n)) {
-			unsigned what = ssl_want(SSL_get_error(s->ssl, 0));
+		/* One record per call (partial writes): all of them, until
+		 * the socket is full. */
+		do {
+			size_t put = 0;
+			unsigned what;
 
-			if (what)
-				return dir_write_wait(c, d, what);
-			conn_tls_fail(c, "SSL_write");
-			return 0;
-		}
+			ERR_clear_error();
+			errno = 0;
+			if (SSL_write_ex(s->ssl, d->buf + d->off + n, d->len - n,
+					 &put)) {
+				n += put;
+				continue;
+			}
+			what = ssl_want(SSL_get_error(s->ssl, 0));
+			if (!what) {
+				conn_tls_fail(c, "SSL_write");
+				return 0;
+			}
+			dir_write_wait(c, d, what);
+			if (!n)
+				return 0;
+			break;
+		} while (n < d->len);
 	}
 	d->off += n;
 	d->len -= n;
@@ -689,6 +716,14 @@ static void conn_pump(struct conn *c)
 			break;
 		c->t_active = c->w->now;
 	}
+	for (i = 0; i < 2; i++) {	/* empty buffers back to the pool */
+		d = &c->d[i];
+		if (d->buf && !d->len) {
+			worker_buf_put(c->w, d->buf);
+			d->buf = NULL;
+			d->off = 0;
+		}
+	}
 	if (round == PUMP_BUDGET) {
 		/* Still busy: yield, and come back as soon as either side is
 		 * ready again (level-triggered, so ready fds fire at once). */
@@ -730,6 +765,7 @@ static void conn_start_relay(struct conn *c)
 static void conn_handshake_done(struct conn *c)
 {
 	SSL *ssl = c->s[c->tls_side].ssl;
+	struct side *s;
 	const SSL_CIPHER *ciph = SSL_get_current_cipher(ssl);
 	int bits = 0;
 
@@ -748,8 +784,9 @@ static void conn_handshake_done(struct conn *c)
 		tls_conn_save_session(ssl, c->target);
 	if (offload_conn(c) < 0)	/* may free ssl */
 		return;
-	if (c->s[c->tls_side].ssl && !c->s[c->tls_side].ktls_rx)	/* for good */
-		tls_conn_read_ahead(c->s[c->tls_side].ssl);
+	s = &c->s[c->tls_side];
+	if (s->ssl && !s->ktls_rx)	/* for good */
+		tls_conn_read_ahead(s->ssl);
 	if (c->svc->client) {
 		conn_start_relay(c);
 	} else {
@@ -1008,17 +1045,6 @@ void conn_tick(struct conn *c, uint64_t now)
 			conn_connect_failed(c, ETIMEDOUT);
 		break;
 	case CONN_RELAY:
-		/* An idle connection gives its empty buffers back. */
-		if (now - c->t_active >= 1000) {
-			int i;
-
-			for (i = 0; i < 2; i++) {
-				if (c->d[i].buf && !c->d[i].len) {
-					free(c->d[i].buf);
-					c->d[i].buf = NULL;
-				}
-			}
-		}
 		limit = c->d[0].eof || c->d[1].eof ? svc->timeout_close :
 						     svc->timeout_idle;
 		if (now - c->t_active >= limit * 1000) {
