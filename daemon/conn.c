@@ -17,7 +17,9 @@
  * reading from its source, which is the backpressure. The buffer comes
  * from the worker's pool and goes back at the end of every pump that
  * leaves it empty, so an idle connection holds none. A read fills it
- * (several TLS records at a time) and a write sends it whole.
+ * (several TLS records at a time) and a write sends it whole; on a TLS
+ * side that stays in userspace, the records OpenSSL seals go out batched
+ * (tlsout.c), flushed at the end of the pump.
  */
 #include "conn.h"
 #include "ktls.h"
@@ -26,6 +28,7 @@
 #include "runtime.h"
 #include "sockopt.h"
 #include "tls.h"
+#include "tlsout.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -118,6 +121,8 @@ static void side_close(struct conn *c, struct side *s, int error)
 			SSL_shutdown(s->ssl);
 			ERR_clear_error();
 		}
+		if (!error)
+			tlsout_flush(s->ssl);	/* best effort */
 		/* a clean end keeps the session resumable */
 		tls_conn_free(s->ssl, !error);
 		s->ssl = NULL;
@@ -523,8 +528,11 @@ static int dir_write(struct conn *c, struct dir *d)
 				return dir_write_wait(c, d, SIDE_NEED_WR);
 			s->close_sent = 1;
 		} else if (s->ssl) {
+			/* Once close_notify is queued, never again: a second
+			 * SSL_shutdown() waits for the peer's close_notify
+			 * by reading, and throws away the data it reads. */
 			ERR_clear_error();
-			if (SSL_shutdown(s->ssl) < 0) {
+			if (!s->close_sent && SSL_shutdown(s->ssl) < 0) {
 				int e = SSL_get_error(s->ssl, -1);
 
 				if (e == SSL_ERROR_WANT_WRITE)
@@ -532,6 +540,11 @@ static int dir_write(struct conn *c, struct dir *d)
 							      SIDE_NEED_WR);
 				ERR_clear_error();	/* the peer is gone */
 			}
+			s->close_sent = 1;
+			/* close_notify and the records before it, out
+			 * before the FIN; an error: the peer is gone */
+			if (tlsout_flush(s->ssl) == 0)
+				return dir_write_wait(c, d, SIDE_NEED_WR);
 		}
 		if (shutdown(s->wfd, SHUT_WR) < 0 && errno == ENOTSOCK &&
 		    s->wfd != s->rfd) {
@@ -558,8 +571,8 @@ static int dir_write(struct conn *c, struct dir *d)
 			return 0;
 		}
 	} else {
-		/* One record per call (partial writes): all of them, until
-		 * the socket is full. */
+		/* One record per call (partial writes): seal them all into
+		 * the batch, until it is full and the socket too. */
 		do {
 			size_t put = 0;
 			unsigned what;
@@ -683,6 +696,25 @@ static int dir_splice(struct conn *c, struct dir *d)
 	return 0;
 }
 
+/* The records the pump's writes sealed, to the TLS peer in one go; the
+ * rest when the socket is writable again. -1 when C was closed. */
+static int conn_flush(struct conn *c)
+{
+	struct side *s = &c->s[c->tls_side];
+	int rc;
+
+	if (!s->ssl || s->ktls_tx)
+		return 0;
+	rc = tlsout_flush(s->ssl);
+	if (rc == 0)
+		s->need |= SIDE_NEED_WR;
+	if (rc < 0) {
+		conn_io_fail(c, "write to", c->tls_side, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
 static void conn_pump(struct conn *c)
 {
 	int round, progress, i;
@@ -716,6 +748,8 @@ static void conn_pump(struct conn *c)
 			break;
 		c->t_active = c->w->now;
 	}
+	if (conn_flush(c) < 0)
+		return;
 	for (i = 0; i < 2; i++) {	/* empty buffers back to the pool */
 		d = &c->d[i];
 		if (d->buf && !d->len) {
@@ -787,6 +821,10 @@ static void conn_handshake_done(struct conn *c)
 	s = &c->s[c->tls_side];
 	if (s->ssl && !s->ktls_rx)	/* for good */
 		tls_conn_read_ahead(s->ssl);
+	if (s->ssl && !s->ktls_tx && tlsout_attach(s->ssl, c->w, s->wfd) < 0) {
+		conn_close(c, "out of memory", 1);
+		return;
+	}
 	if (c->svc->client) {
 		conn_start_relay(c);
 	} else {
@@ -1066,7 +1104,8 @@ uint64_t conn_quiet_ms(const struct conn *c, uint64_t now)
 {
 	if (c->state != CONN_RELAY)
 		return UINT64_MAX;
-	if (c->d[0].len || c->d[1].len || c->d[0].inpipe || c->d[1].inpipe)
+	if (c->d[0].len || c->d[1].len || c->d[0].inpipe || c->d[1].inpipe ||
+	    (c->s[c->tls_side].ssl && tlsout_pending(c->s[c->tls_side].ssl)))
 		return 0;
 	return now - c->t_active;
 }

@@ -41,7 +41,7 @@ struct side {
 	unsigned need;		/* SIDE_NEED_* from the last pump */
 	int hup;		/* hung up and no longer watched */
 	int ktls_tx, ktls_rx;	/* that direction is in the kernel */
-	int close_sent;		/* close_notify sent through kTLS */
+	int close_sent;		/* close_notify sent (kTLS) or queued (OpenSSL) */
 };
 #define SIDE_NEED_RD 1u
 #define SIDE_NEED_WR 2u

@@ -58,7 +58,7 @@ void worker_pipe_put(struct worker *w, int fds[2]);
  * connection holds none (as HAProxy does), and a busy worker allocates
  * nothing. Get returns NULL when out of memory; put takes NULL too.
  */
-#define WORKER_BUF (64 * 1024)
+#define WORKER_BUF (80 * 1024)	/* 64 KiB, or 4 sealed records */
 void *worker_buf_get(struct worker *w);
 void worker_buf_put(struct worker *w, void *buf);
 
