@@ -466,8 +466,8 @@ static int dir_read(struct conn *c, struct dir *d)
 
 	/* Fill the buffer: with read-ahead, the records that one read(2)
 	 * brought in are all taken before the write. */
+	ERR_clear_error();	/* a call that succeeds queues none */
 	for (;;) {
-		ERR_clear_error();
 		errno = 0;
 		if (!SSL_read_ex(s->ssl, p, room, &n))
 			break;
@@ -572,12 +572,13 @@ static int dir_write(struct conn *c, struct dir *d)
 		}
 	} else {
 		/* One record per call (partial writes): seal them all into
-		 * the batch, until it is full and the socket too. */
+		 * the batch, until it is full and the socket too. A call
+		 * that succeeds queues no error: clear once. */
+		ERR_clear_error();
 		do {
 			size_t put = 0;
 			unsigned what;
 
-			ERR_clear_error();
 			errno = 0;
 			if (SSL_write_ex(s->ssl, d->buf + d->off + n, d->len - n,
 					 &put)) {
