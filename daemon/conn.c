@@ -6,12 +6,20 @@
  * every operation that could progress (write what is buffered, read where
  * there is room), until none does; the operations that blocked record on
  * their side whether they wait for readability or writability, and only
- * those events are watched. OpenSSL runs non-blocking on the socket BIO,
- * without read-ahead, so no byte past what was asked for is ever taken
- * from the kernel (the rule the kTLS switch depends on).
+ * those events are watched. A blocked operation is not tried again until
+ * its side's event arrives (dir->rd_wait, wr_wait): a retry could only
+ * fail with EAGAIN once more. OpenSSL runs non-blocking on the socket BIO,
+ * without read-ahead until the handshake is done and the receive direction
+ * stays in userspace for good (ktls = off from the start), so no byte past
+ * what was asked for is taken from the kernel before the kTLS switch.
  *
  * Each direction holds at most CONN_BUF bytes: a full buffer stops
- * reading from its source, which is the backpressure.
+ * reading from its source, which is the backpressure. The buffer comes
+ * from the worker's pool and goes back at the end of every pump that
+ * leaves it empty, so an idle connection holds none. A read fills it
+ * (several TLS records at a time) and a write sends it whole; on a TLS
+ * side that stays in userspace, the records OpenSSL seals go out batched
+ * (tlsout.c), flushed at the end of the pump.
  */
 #include "conn.h"
 #include "ktls.h"
@@ -20,6 +28,7 @@
 #include "runtime.h"
 #include "sockopt.h"
 #include "tls.h"
+#include "tlsout.h"
 #include "transparent.h"
 #include "worker.h"
 
@@ -36,7 +45,8 @@
 #include <openssl/err.h>
 
 #define CONN_MAGIC 0x6b746c73u	/* "ktls" */
-#define CONN_BUF 16384
+#define CONN_BUF (64 * 1024)	/* plaintext per direction: 4 records */
+_Static_assert(CONN_BUF <= WORKER_BUF, "relay buffers come from the pool");
 #define PUMP_BUDGET 32		/* rounds before yielding to others */
 #define SPLICE_BATCH 16		/* records into a pipe per drain */
 
@@ -112,6 +122,8 @@ static void side_close(struct conn *c, struct side *s, int error)
 			SSL_shutdown(s->ssl);
 			ERR_clear_error();
 		}
+		if (!error)
+			tlsout_flush(s->ssl);	/* best effort */
 		/* a clean end keeps the session resumable */
 		tls_conn_free(s->ssl, !error);
 		s->ssl = NULL;
@@ -162,16 +174,39 @@ static void conn_arm(struct conn *c)
 	}
 }
 
+/* What OpenSSL's ERR waits for (SIDE_NEED_*), 0 if it is no WANT_*. */
+static unsigned ssl_want(int err)
+{
+	return err == SSL_ERROR_WANT_READ ? SIDE_NEED_RD :
+	       err == SSL_ERROR_WANT_WRITE ? SIDE_NEED_WR : 0;
+}
+
 /* Record on S what OpenSSL waits for; 1 if ERR was a WANT_READ/WRITE. */
 static int side_want(struct side *s, int err)
 {
-	if (err == SSL_ERROR_WANT_READ)
-		s->need |= SIDE_NEED_RD;
-	else if (err == SSL_ERROR_WANT_WRITE)
-		s->need |= SIDE_NEED_WR;
-	else
-		return 0;
-	return 1;
+	s->need |= ssl_want(err);
+	return ssl_want(err) != 0;
+}
+
+/*
+ * The read of D blocked on WHAT (SIDE_NEED_*) at its source, or its write
+ * at its destination. Retrying before that side's event says so would
+ * only cost a system call that fails again (EAGAIN): the pump skips the
+ * operation until on_event() clears the wait, and keeps the side watched
+ * for it meanwhile. Returns 0 (no progress).
+ */
+static int dir_read_wait(struct conn *c, struct dir *d, unsigned what)
+{
+	d->rd_wait |= what;
+	c->s[d->src].need |= what;
+	return 0;
+}
+
+static int dir_write_wait(struct conn *c, struct dir *d, unsigned what)
+{
+	d->wr_wait |= what;
+	c->s[d->dst].need |= what;
+	return 0;
 }
 
 /* ---- close --------------------------------------------------------------- */
@@ -241,8 +276,10 @@ void conn_free(struct conn *c)
 {
 	if (!c)
 		return;
-	free(c->d[0].buf);
-	free(c->d[1].buf);
+	if (c->w) {
+		worker_buf_put(c->w, c->d[0].buf);
+		worker_buf_put(c->w, c->d[1].buf);
+	}
 	addrlist_free(&c->own_targets);
 	cfg_put(c->cfg);
 	c->magic = 0;
@@ -334,11 +371,12 @@ static int ktls_handshake(struct conn *c, struct dir *d,
 	return 0;
 }
 
-/* Our KeyUpdate is owed on side S (the peer asked for one): it goes out,
- * and the transmit key changes, before any more data. 1 when nothing is
- * owed any more; 0 to wait (S's writability is awaited, or C closed). */
-static int key_update_owed(struct conn *c, struct side *s)
+/* Our KeyUpdate is owed on D's destination (the peer asked for one): it
+ * goes out, and the transmit key changes, before any more data. 1 when
+ * nothing is owed any more; 0 to wait (for writability, or C closed). */
+static int key_update_owed(struct conn *c, struct dir *d)
 {
+	struct side *s = &c->s[d->dst];
 	char why[160];
 	int rc;
 
@@ -347,10 +385,8 @@ static int key_update_owed(struct conn *c, struct side *s)
 	rc = offload_key_update_tx(c, s, why, sizeof(why));
 	if (!rc)
 		return 1;
-	if (rc == -EAGAIN) {
-		s->need |= SIDE_NEED_WR;
-		return 0;
-	}
+	if (rc == -EAGAIN)
+		return dir_write_wait(c, d, SIDE_NEED_WR);
 	logc(c->svc, c->id, LOG_ERR, "%s", why);
 	conn_close(c, why, 1);
 	return 0;
@@ -404,10 +440,12 @@ static int ktls_read(struct conn *c, struct dir *d, struct side *s)
 		return 0;
 	for (again = 0; again < 2; again++) {
 		n = ktls_recv_record(s->rfd, p, room, &type, MSG_DONTWAIT);
-		if (n == -EAGAIN || n == -EINTR) {
+		if (n == -EINTR) {
 			s->need |= SIDE_NEED_RD;
 			return 0;
 		}
+		if (n == -EAGAIN)
+			return dir_read_wait(c, d, SIDE_NEED_RD);
 		if (n < 0) {
 			char why[128];
 
@@ -442,13 +480,13 @@ static int dir_read(struct conn *c, struct dir *d)
 {
 	struct side *s = &c->s[d->src];
 	size_t room, n = 0;
-	int err;
+	int err, got = 0;
 	char *p;
 
 	if (d->eof || d->len == CONN_BUF)
 		return 0;
 	if (!d->buf) {
-		d->buf = malloc(CONN_BUF);
+		d->buf = worker_buf_get(c->w);
 		if (!d->buf) {
 			conn_close(c, "out of memory", 1);
 			return 0;
@@ -477,23 +515,31 @@ static int dir_read(struct conn *c, struct dir *d)
 			d->how = "EOF";
 			return 1;
 		}
-		if (errno == EAGAIN || errno == EINTR) {
-			s->need |= SIDE_NEED_RD;
-			return errno == EINTR;
-		}
+		if (errno == EINTR)
+			return 1;
+		if (errno == EAGAIN)
+			return dir_read_wait(c, d, SIDE_NEED_RD);
 		conn_io_fail(c, "read from", d->src, strerror(errno));
 		return 0;
 	}
 
-	ERR_clear_error();
-	errno = 0;
-	if (SSL_read_ex(s->ssl, p, room, &n)) {
+	/* Fill the buffer: with read-ahead, the records that one read(2)
+	 * brought in are all taken before the write. */
+	ERR_clear_error();	/* a call that succeeds queues none */
+	for (;;) {
+		errno = 0;
+		if (!SSL_read_ex(s->ssl, p, room, &n))
+			break;
 		d->len += n;
-		return 1;
+		p += n;
+		room -= n;
+		got = 1;
+		if (!room)
+			return 1;
 	}
 	err = SSL_get_error(s->ssl, 0);
-	if (side_want(s, err))
-		return 0;
+	if (ssl_want(err))
+		return dir_read_wait(c, d, ssl_want(err)) || got;
 	switch (err) {
 	case SSL_ERROR_ZERO_RETURN:
 		d->eof = 1;
@@ -529,7 +575,7 @@ static int dir_write(struct conn *c, struct dir *d)
 
 	if (d->shut)
 		return 0;
-	if (d->len && !key_update_owed(c, s))
+	if (d->len && !key_update_owed(c, d))
 		return 0;
 	if (!d->len) {
 		if (!d->eof)
@@ -539,22 +585,27 @@ static int dir_write(struct conn *c, struct dir *d)
 		if (s->ktls_tx) {
 			int rc = ktls_send_close_notify(s->wfd, MSG_DONTWAIT);
 
-			if (rc == -EAGAIN) {
-				s->need |= SIDE_NEED_WR;
-				return 0;
-			}
+			if (rc == -EAGAIN)
+				return dir_write_wait(c, d, SIDE_NEED_WR);
 			s->close_sent = 1;
 		} else if (s->ssl) {
+			/* Once close_notify is queued, never again: a second
+			 * SSL_shutdown() waits for the peer's close_notify
+			 * by reading, and throws away the data it reads. */
 			ERR_clear_error();
-			if (SSL_shutdown(s->ssl) < 0) {
+			if (!s->close_sent && SSL_shutdown(s->ssl) < 0) {
 				int e = SSL_get_error(s->ssl, -1);
 
-				if (e == SSL_ERROR_WANT_WRITE) {
-					s->need |= SIDE_NEED_WR;
-					return 0;
-				}
+				if (e == SSL_ERROR_WANT_WRITE)
+					return dir_write_wait(c, d,
+							      SIDE_NEED_WR);
 				ERR_clear_error();	/* the peer is gone */
 			}
+			s->close_sent = 1;
+			/* close_notify and the records before it, out
+			 * before the FIN; an error: the peer is gone */
+			if (tlsout_flush(s->ssl) == 0)
+				return dir_write_wait(c, d, SIDE_NEED_WR);
 		}
 		if (shutdown(s->wfd, SHUT_WR) < 0 && errno == ENOTSOCK &&
 		    s->wfd != s->rfd) {
@@ -572,22 +623,52 @@ static int dir_write(struct conn *c, struct dir *d)
 
 		if (r > 0) {
 			n = r;
-		} else if (errno == EAGAIN || errno == EINTR) {
-			s->need |= SIDE_NEED_WR;
-			return errno == EINTR;
+		} else if (errno == EINTR) {
+			return 1;
+		} else if (errno == EAGAIN) {
+			return dir_write_wait(c, d, SIDE_NEED_WR);
 		} else {
 			conn_io_fail(c, "write to", d->dst, strerror(errno));
 			return 0;
 		}
 	} else {
+		/* One record per call (partial writes): seal them all into
+		 * the batch, until it is full and the socket too. A call
+		 * that succeeds queues no error: clear once. */
 		ERR_clear_error();
-		errno = 0;
-		if (!SSL_write_ex(s->ssl, d->buf + d->off, d->len, &n)) {
-			if (side_want(s, SSL_get_error(s->ssl, 0)))
+		do {
+			size_t put = 0;
+			unsigned what;
+			int rc;
+
+			if (!tlsout_has_room(s->ssl) &&
+			    (rc = tlsout_flush(s->ssl)) < 0) {
+				conn_io_fail(c, "write to", d->dst,
+					     strerror(-rc));
 				return 0;
-			conn_tls_fail(c, "SSL_write");
-			return 0;
-		}
+			}
+			if (!tlsout_has_room(s->ssl)) {
+				dir_write_wait(c, d, SIDE_NEED_WR);
+				if (!n)
+					return 0;
+				break;
+			}
+			errno = 0;
+			if (SSL_write_ex(s->ssl, d->buf + d->off + n, d->len - n,
+					 &put)) {
+				n += put;
+				continue;
+			}
+			what = ssl_want(SSL_get_error(s->ssl, 0));
+			if (!what) {
+				conn_tls_fail(c, "SSL_write");
+				return 0;
+			}
+			dir_write_wait(c, d, what);
+			if (!n)
+				return 0;
+			break;
+		} while (n < d->len);
 	}
 	d->off += n;
 	d->len -= n;
@@ -673,7 +754,7 @@ static int dir_splice(struct conn *c, struct dir *d)
 			return 0;
 		}
 	}
-	if (!key_update_owed(c, t))
+	if (!key_update_owed(c, d))
 		return progress;
 	n = splice(d->pipe[0], NULL, t->wfd, NULL, d->inpipe,
 		   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
@@ -692,9 +773,29 @@ static int dir_splice(struct conn *c, struct dir *d)
 	return 0;
 }
 
+/* The records the pump's writes sealed, to the TLS peer in one go; the
+ * rest when the socket is writable again. -1 when C was closed. */
+static int conn_flush(struct conn *c)
+{
+	struct side *s = &c->s[c->tls_side];
+	int rc;
+
+	if (!s->ssl || s->ktls_tx)
+		return 0;
+	rc = tlsout_flush(s->ssl);
+	if (rc == 0)
+		s->need |= SIDE_NEED_WR;
+	if (rc < 0) {
+		conn_io_fail(c, "write to", c->tls_side, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
 static void conn_pump(struct conn *c)
 {
 	int round, progress, i;
+	struct dir *d;
 
 	for (round = 0; round < PUMP_BUDGET; round++) {
 		progress = 0;
@@ -706,16 +807,33 @@ static void conn_pump(struct conn *c)
 					return;
 				continue;
 			}
-			progress |= dir_write(c, &c->d[i]);
+			d = &c->d[i];
+			if (d->wr_wait)	/* still blocked: watch, skip */
+				c->s[d->dst].need |= d->wr_wait;
+			else
+				progress |= dir_write(c, d);
 			if (c->state == CONN_CLOSED)
 				return;
-			progress |= dir_read(c, &c->d[i]);
+			if (d->rd_wait)
+				c->s[d->src].need |= d->rd_wait;
+			else
+				progress |= dir_read(c, d);
 			if (c->state == CONN_CLOSED)
 				return;
 		}
 		if (!progress)
 			break;
 		c->t_active = c->w->now;
+	}
+	if (conn_flush(c) < 0)
+		return;
+	for (i = 0; i < 2; i++) {	/* empty buffers back to the pool */
+		d = &c->d[i];
+		if (d->buf && !d->len) {
+			worker_buf_put(c->w, d->buf);
+			d->buf = NULL;
+			d->off = 0;
+		}
 	}
 	if (round == PUMP_BUDGET) {
 		/* Still busy: yield, and come back as soon as either side is
@@ -758,6 +876,7 @@ static void conn_start_relay(struct conn *c)
 static void conn_handshake_done(struct conn *c)
 {
 	SSL *ssl = c->s[c->tls_side].ssl;
+	struct side *s;
 	const SSL_CIPHER *ciph = SSL_get_current_cipher(ssl);
 	int bits = 0;
 
@@ -776,6 +895,13 @@ static void conn_handshake_done(struct conn *c)
 		tls_conn_save_session(ssl, c->target);
 	if (offload_conn(c) < 0)	/* may free ssl */
 		return;
+	s = &c->s[c->tls_side];
+	if (s->ssl && !s->ktls_rx)	/* for good */
+		tls_conn_read_ahead(s->ssl);
+	if (s->ssl && !s->ktls_tx && tlsout_attach(s->ssl, c->w, s->wfd) < 0) {
+		conn_close(c, "out of memory", 1);
+		return;
+	}
 	if (c->svc->client) {
 		conn_start_relay(c);
 	} else {
@@ -999,9 +1125,20 @@ static void on_event(struct ev_watch *w, uint32_t events)
 	struct conn *c = w->arg;
 	int x = w == &c->s[0].rw || w == &c->s[0].ww ? 0 : 1;
 	int hup = events & (EPOLLHUP | EPOLLERR);
+	unsigned got, i;
 
 	if (c->magic != CONN_MAGIC || c->state == CONN_CLOSED)
 		return;
+	/* What side X is ready for ends the waits of the operations there. */
+	got = hup ? SIDE_NEED_RD | SIDE_NEED_WR :
+		    (events & EV_READ ? SIDE_NEED_RD : 0) |
+		    (events & EV_WRITE ? SIDE_NEED_WR : 0);
+	for (i = 0; i < 2; i++) {
+		if (c->d[i].src == x && (c->d[i].rd_wait & got))
+			c->d[i].rd_wait = 0;
+		if (c->d[i].dst == x && (c->d[i].wr_wait & got))
+			c->d[i].wr_wait = 0;
+	}
 	c->w->now = now_ms();
 	switch (c->state) {
 	case CONN_HANDSHAKE:
@@ -1057,17 +1194,6 @@ void conn_tick(struct conn *c, uint64_t now)
 			conn_connect_failed(c, ETIMEDOUT);
 		break;
 	case CONN_RELAY:
-		/* An idle connection gives its empty buffers back. */
-		if (now - c->t_active >= 1000) {
-			int i;
-
-			for (i = 0; i < 2; i++) {
-				if (c->d[i].buf && !c->d[i].len) {
-					free(c->d[i].buf);
-					c->d[i].buf = NULL;
-				}
-			}
-		}
 		limit = c->d[0].eof || c->d[1].eof ? svc->timeout_close :
 						     svc->timeout_idle;
 		if (now - c->t_active >= limit * 1000) {
@@ -1089,7 +1215,8 @@ uint64_t conn_quiet_ms(const struct conn *c, uint64_t now)
 {
 	if (c->state != CONN_RELAY)
 		return UINT64_MAX;
-	if (c->d[0].len || c->d[1].len || c->d[0].inpipe || c->d[1].inpipe)
+	if (c->d[0].len || c->d[1].len || c->d[0].inpipe || c->d[1].inpipe ||
+	    (c->s[c->tls_side].ssl && tlsout_pending(c->s[c->tls_side].ssl)))
 		return 0;
 	return now - c->t_active;
 }

@@ -42,7 +42,7 @@ struct side {
 	unsigned need;		/* SIDE_NEED_* from the last pump */
 	int hup;		/* hung up and no longer watched */
 	int ktls_tx, ktls_rx;	/* that direction is in the kernel */
-	int close_sent;		/* close_notify sent through kTLS */
+	int close_sent;		/* close_notify sent (kTLS) or queued (OpenSSL) */
 	struct offload_rekey *rekey; /* TLS 1.3 secrets, if it can rekey */
 	int ku_owed;		/* our KeyUpdate must go before more data */
 };
@@ -54,6 +54,9 @@ struct dir {
 	char *buf;
 	uint32_t off, len;
 	uint64_t bytes;		/* delivered to dst (atomic) */
+	uint8_t rd_wait, wr_wait; /* SIDE_NEED_* the last read from src /
+				 * write to dst blocked on: not tried again
+				 * until that side's event reports it */
 	uint8_t eof;		/* nothing more will be read from src */
 	uint8_t shut;		/* the end was passed on to dst */
 	const char *how;	/* how src ended: "close_notify", "EOF"... */

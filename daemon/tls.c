@@ -46,6 +46,7 @@
 #define TLS_CONN_MAGIC	0x544c5343u	/* "TLSC" */
 #define SESSION_SLOTS	64		/* client sessions kept per service */
 #define TICKET_NAME_LEN	16
+#define TLS_READ_AHEAD	(64 * 1024)	/* read-ahead buffer: 4 records */
 
 /* stunnel 5.75 defaults, applied when the option is not given. */
 static const char default_ciphers[] = "HIGH:!aNULL:!SSLv2:!DH:!kDHEPSK";
@@ -696,7 +697,8 @@ static int setup_protocol(struct init_ctx *ic, struct service *svc,
 	if (svc->security_level >= 0)
 		SSL_CTX_set_security_level(ctx, svc->security_level);
 
-	/* DESIGN.md 3.4: OpenSSL must never read past a record. */
+	/* DESIGN.md 3.4: OpenSSL must never read past a record, until
+	 * tls_conn_read_ahead() says that RX stays in userspace. */
 	SSL_CTX_set_read_ahead(ctx, 0);
 	SSL_CTX_set_max_early_data(ctx, 0);
 	SSL_CTX_set_recv_max_early_data(ctx, 0);
@@ -1174,6 +1176,8 @@ SSL *tls_conn_new(struct service *svc, uint64_t conn_id,
 		free(c);
 		return NULL;
 	}
+	if (svc->ktls == KTLS_OFF)	/* RX will stay in userspace */
+		tls_conn_read_ahead(ssl);
 	if (!svc->client) {
 		SSL_set_accept_state(ssl);
 		return ssl;
@@ -1204,6 +1208,12 @@ SSL *tls_conn_new(struct service *svc, uint64_t conn_id,
 			resume_session(t, ssl, target);
 	}
 	return ssl;
+}
+
+void tls_conn_read_ahead(SSL *ssl)
+{
+	SSL_set_default_read_buffer_len(ssl, TLS_READ_AHEAD);
+	SSL_set_read_ahead(ssl, 1);
 }
 
 struct service *tls_conn_service(SSL *ssl)

@@ -46,6 +46,14 @@ SSL *tls_conn_new(struct service *svc, uint64_t conn_id,
  */
 void tls_conn_free(SSL *ssl, int clean);
 
+/*
+ * The receive direction of SSL stays in userspace for good (ktls = off,
+ * or the kernel did not take it): let OpenSSL read ahead, several records
+ * per read(2) into a TLS_READ_AHEAD buffer. Never before the decision to
+ * install kTLS RX was taken: bytes read ahead would be lost at the switch.
+ */
+void tls_conn_read_ahead(SSL *ssl);
+
 /* The service that serves SSL after SNI selection (a secondary section
  * when a pattern matched, the primary otherwise). */
 struct service *tls_conn_service(SSL *ssl);

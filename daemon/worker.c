@@ -14,11 +14,14 @@
 
 #define PIPE_POOL 32		/* empty pipes kept per worker */
 #define PIPE_SIZE (256 * 1024)	/* F_SETPIPE_SZ: 4 records per syscall */
+#define BUF_POOL 16		/* free relay buffers kept per worker */
 
 struct wpriv {
 	struct worker pub;
 	int pipes[PIPE_POOL][2];
 	int npipes;
+	void *bufs[BUF_POOL];
+	int nbufs;
 	pthread_t th;
 	int efd;
 	struct ev_watch ew;
@@ -70,6 +73,29 @@ void worker_pipe_put(struct worker *w, int fds[2])
 		close(fds[1]);
 	}
 	fds[0] = fds[1] = -1;
+}
+
+void *worker_buf_get(struct worker *w)
+{
+	struct wpriv *p = wp(w);
+
+	return p->nbufs ? p->bufs[--p->nbufs] : malloc(WORKER_BUF);
+}
+
+void worker_buf_put(struct worker *w, void *buf)
+{
+	struct wpriv *p = wp(w);
+
+	if (buf && p->nbufs < BUF_POOL)
+		p->bufs[p->nbufs++] = buf;
+	else
+		free(buf);
+}
+
+static void bufs_free(struct wpriv *p)
+{
+	while (p->nbufs)
+		free(p->bufs[--p->nbufs]);
 }
 
 void worker_conn_done(struct worker *w, struct conn *c)
@@ -191,6 +217,7 @@ static void loop(struct wpriv *p, int inline_mode)
 static void *worker_main(void *arg)
 {
 	loop(arg, 0);
+	bufs_free(arg);
 	return NULL;
 }
 
@@ -306,6 +333,7 @@ void worker_run_inline(struct conn *c)
 	reap(&p);
 	if (p.nlive)
 		loop(&p, 1);
+	bufs_free(&p);
 	ev_loop_free(p.pub.loop);
 	close(p.efd);
 }

@@ -52,6 +52,16 @@ void worker_run_inline(struct conn *c);
 int worker_pipe_get(struct worker *w, int fds[2]);
 void worker_pipe_put(struct worker *w, int fds[2]);
 
+/*
+ * Relay buffers of WORKER_BUF bytes, from a per-worker pool: a
+ * connection holds one only while bytes wait in it, so an idle
+ * connection holds none (as HAProxy does), and a busy worker allocates
+ * nothing. Get returns NULL when out of memory; put takes NULL too.
+ */
+#define WORKER_BUF (80 * 1024)	/* 64 KiB, or 4 sealed records */
+void *worker_buf_get(struct worker *w);
+void worker_buf_put(struct worker *w, void *buf);
+
 /* From conn.c: C is closed; free it after the current batch. */
 void worker_conn_done(struct worker *w, struct conn *c);
 

@@ -68,6 +68,8 @@ static struct {
 	int echo;
 	size_t chunk;
 	long reply_after_eof;		/* ms, -1 = off */
+	long read_after;		/* ms, 0 = off */
+	int rcvbuf;			/* SO_RCVBUF, 0 = the default */
 	int no_shutdown;
 	int64_t expect;			/* -1 = off */
 	double timeout;			/* s, 0 = none */
@@ -94,6 +96,8 @@ static const char usage_text[] =
 "  --echo                (server) send back what is received\n"
 "  --chunk N             maximum bytes per write call (default 16384)\n"
 "  --reply-after-eof MS  send only MS ms after the peer's EOF\n"
+"  --read-after MS       read nothing for MS ms after the handshake\n"
+"  --rcvbuf N            (client) SO_RCVBUF before connecting\n"
 "  --no-shutdown         do not half-close after sending\n"
 "  --expect N            fail unless exactly N bytes are received\n"
 "  --key-update N        (TLS 1.3) send a KeyUpdate asking for the peer's\n"
@@ -165,8 +169,8 @@ static uint64_t opt_size(const char *name, const char *s)
 static void parse_args(int argc, char **argv)
 {
 	enum { O_TLS = 256, O_CERT, O_KEY, O_CA, O_SNI, O_VER, O_CIPHERS,
-	       O_SUITES, O_SEND, O_SEED, O_ECHO, O_CHUNK, O_RAE, O_NOSHUT,
-	       O_EXPECT, O_TIMEOUT, O_STATS, O_COUNT, O_PARALLEL, O_KU };
+	       O_SUITES, O_SEND, O_SEED, O_ECHO, O_CHUNK, O_RAE, O_RA, O_RCVBUF,
+	       O_NOSHUT, O_EXPECT, O_TIMEOUT, O_STATS, O_COUNT, O_PARALLEL, O_KU };
 	static const struct option longopts[] = {
 		{ "tls", no_argument, NULL, O_TLS },
 		{ "cert", required_argument, NULL, O_CERT },
@@ -181,6 +185,8 @@ static void parse_args(int argc, char **argv)
 		{ "echo", no_argument, NULL, O_ECHO },
 		{ "chunk", required_argument, NULL, O_CHUNK },
 		{ "reply-after-eof", required_argument, NULL, O_RAE },
+		{ "read-after", required_argument, NULL, O_RA },
+		{ "rcvbuf", required_argument, NULL, O_RCVBUF },
 		{ "no-shutdown", no_argument, NULL, O_NOSHUT },
 		{ "expect", required_argument, NULL, O_EXPECT },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -232,6 +238,18 @@ static void parse_args(int argc, char **argv)
 			if (v > 86400000)
 				usage("--reply-after-eof: too large");
 			o.reply_after_eof = (long)v;
+			break;
+		case O_RA:
+			v = opt_size("--read-after", optarg);
+			if (v > 86400000)
+				usage("--read-after: too large");
+			o.read_after = (long)v;
+			break;
+		case O_RCVBUF:
+			v = opt_size("--rcvbuf", optarg);
+			if (v < 1 || v > (1U << 30))
+				usage("--rcvbuf: 1 .. 1G");
+			o.rcvbuf = (int)v;
 			break;
 		case O_NOSHUT: o.no_shutdown = 1; break;
 		case O_EXPECT:
@@ -440,6 +458,7 @@ struct conn {
 	short hs_ev, rd_ev, wr_ev;	/* what each side waits for */
 	int again;			/* stopped for fairness: pump again */
 	int64_t wake_at;		/* --reply-after-eof timer, 0 = none */
+	int64_t read_at;		/* --read-after: not before, 0 = now */
 
 	int rx_done;
 	enum end rx_end;
@@ -719,6 +738,11 @@ static int conn_read(struct conn *c)
 	size_t bytes = 0, calls = 0;
 	int moved = 0;
 
+	if (c->read_at) {
+		if (now_ms() < c->read_at)
+			return 0;
+		c->read_at = 0;
+	}
 	while (!c->rx_done && c->phase == PH_DATA) {
 		unsigned char *dst = rx_scratch;
 		size_t room = sizeof(rx_scratch), got = 0;
@@ -888,6 +912,7 @@ static void conn_start_data(struct conn *c)
 	c->phase = PH_DATA;
 	c->rd_ev = POLLIN;
 	c->wr_ev = 0;
+	c->read_at = o.read_after > 0 ? now_ms() + o.read_after : 0;
 	conn_pump(c);
 }
 
@@ -1009,7 +1034,7 @@ static short conn_events(const struct conn *c)
 	case PH_HANDSHAKE:
 		return c->hs_ev;
 	case PH_DATA:
-		if (!c->rx_done)
+		if (!c->rx_done && !c->read_at)
 			ev |= c->rd_ev;
 		if (c->tx != TX_DONE)
 			ev |= c->wr_ev;
@@ -1156,6 +1181,9 @@ static void client_start(void)
 
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
+	if (o.rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o.rcvbuf,
+				   sizeof(o.rcvbuf)) < 0)
+		die("SO_RCVBUF: %s", strerror(errno));
 	c = conn_new(++started, fd, PH_CONNECT);
 	conns_add(c);
 	if (connect(fd, (struct sockaddr *)&addr.ss, addr.len) == 0)
@@ -1316,6 +1344,8 @@ static void run(void)
 				wait = 0;
 			if (c->wake_at && (wait < 0 || c->wake_at - now < wait))
 				wait = c->wake_at > now ? c->wake_at - now : 0;
+			if (c->read_at && (wait < 0 || c->read_at - now < wait))
+				wait = c->read_at > now ? c->read_at - now : 0;
 		}
 		npoll = n;
 		if (deadline && (wait < 0 || deadline - now < wait))
@@ -1337,7 +1367,8 @@ static void run(void)
 				struct conn *c = conns[i];
 
 				if (pfd[base + i].revents || c->again ||
-				    (c->wake_at && now >= c->wake_at))
+				    (c->wake_at && now >= c->wake_at) ||
+				    (c->read_at && now >= c->read_at))
 					conn_handle(c);
 			}
 		}

@@ -213,6 +213,8 @@ if ktlsd_only "data-path modes (ioEngine x ktls)"; then
 			m=$eng-$k
 			peer_server bm12$m --send "$MSIZE" --timeout 60
 			peer_server bm13$m --send "$MSIZE" --timeout 60
+			peer_server bmsr$m --send 1M --reply-after-eof 200 \
+				--timeout 60
 			conf m$m <<EOF
 $GLOBALS
 ioEngine = $eng
@@ -221,6 +223,7 @@ $(svc m12 "$(peer_port bm12$m)")
 sslVersion = TLSv1.2
 $(svc m13 "$(peer_port bm13$m)")
 sslVersion = TLSv1.3
+$(svc msr "$(peer_port bmsr$m)")
 EOF
 			if ! daemon_start m$m "$T/m$m.conf"; then
 				# a mode the build lacks is refused with a
@@ -242,6 +245,15 @@ EOF
 				check_pump "ioEngine = $eng, ktls = $k, TLS 1.${v#1}: $MSIZE each way" \
 					"$T/cm$v$m.out" "$T/bm$v$m.out" 1
 			done
+			# Many small records, then close_notify right behind
+			# them: OpenSSL reads them ahead several at a time
+			# (RX in userspace), and the end must still pass on.
+			peer_client cmsr$m "127.0.0.1:$(daemon_port m$m msr)" \
+				--tls --ca "$CA" --servername localhost \
+				--send 1M --chunk 100 --timeout 60
+			peer_wait bmsr$m 20
+			check_pump "ioEngine = $eng, ktls = $k: 1 MiB in 100-byte records, reply after EOF" \
+				"$T/cmsr$m.out" "$T/bmsr$m.out" 1
 			daemon_stop m$m 10
 		done
 	done

@@ -6,6 +6,12 @@
 #  2. the mirror: the backend sends 1 MiB and half-closes first; the TLS
 #     client answers 2 MiB only after that EOF; the backend must get it.
 #  3. and 4. the same two in client mode (plain client, TLS backend).
+#  5. server mode, small socket buffers: the backend sends 48 KiB and
+#     half-closes at once, and reads nothing for 1 s; the TLS client
+#     uploads 8 MiB and reads nothing for 700 ms. The daemon's
+#     close_notify waits in a full socket while the client's data waits
+#     in the daemon's; none of it may be lost (a second SSL_shutdown()
+#     would read and drop a record).
 . "$(dirname "$0")/../lib.sh" "$@"
 need "$KTLSD" "$PEER"
 
@@ -17,6 +23,7 @@ peer_server be1 --send 1M --reply-after-eof 500 --timeout 60
 peer_server be2 --send 1M --timeout 60
 peer_server be3 "${TLSBE[@]}" --send 1M --reply-after-eof 500 --timeout 60
 peer_server be4 "${TLSBE[@]}" --send 1M --timeout 60
+peer_server be5 --send 48K --read-after 1000 --timeout 60
 
 conf d <<EOF
 $GLOBALS
@@ -28,6 +35,12 @@ key = $PKI/server.key
 [s2]
 accept = 127.0.0.1:0
 connect = 127.0.0.1:$(peer_port be2)
+cert = $PKI/server-chain.crt
+key = $PKI/server.key
+[s5]
+accept = 127.0.0.1:0
+connect = 127.0.0.1:$(peer_port be5)
+socket = l:SO_SNDBUF=4096
 cert = $PKI/server-chain.crt
 key = $PKI/server.key
 [c3]
@@ -75,6 +88,11 @@ run 4 c4 "client mode, TLS backend half-closes first, plain client sends after E
 	--send 2M --reply-after-eof 300
 is "client mode: TLS backend received the 2 MiB sent after its EOF" \
 	"$(field "$T/be4.out" recv)" 2097152
+
+run 5 s5 "server mode, close_notify held up by a slow reader while it uploads" \
+	"${TLSCL[@]}" --send 8M --read-after 700 --rcvbuf 4096
+is "server mode: backend received all 8 MiB uploaded" \
+	"$(field "$T/be5.out" recv)" 8388608
 
 check "daemon still running" daemon_alive d
 daemon_stop d 10

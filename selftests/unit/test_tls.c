@@ -405,6 +405,57 @@ TEST(handshake_tls13)
 	tls_config_free(cfg);
 }
 
+/*
+ * Read-ahead only where RX stays in userspace for good: from the start
+ * with ktls = off, after tls_conn_read_ahead() otherwise (DESIGN.md 3.4).
+ * With it, one read takes several records, and every byte arrives.
+ */
+TEST(read_ahead_only_when_rx_stays_in_userspace)
+{
+	struct service *s = server_svc("s"), *c = svc_new("c", 1);
+	unsigned char out[1200], in[4096];
+	size_t n, got = 0, want = 0, w;
+	struct config *cfg;
+	struct pair p;
+	int i, pending = 0;
+
+	c->ktls = KTLS_OFF;
+	cfg = cfg_ok(s, c, NULL);
+	ASSERT_EQ(handshake(c, s, &p), 0);
+	EXPECT_EQ(SSL_get_read_ahead(p.c), 1);
+	EXPECT_EQ(SSL_get_read_ahead(p.s), 0);	/* ktls = auto: not yet */
+	tls_conn_read_ahead(p.s);
+	EXPECT_EQ(SSL_get_read_ahead(p.s), 1);
+
+	for (i = 0; i < 64; i++) {	/* 64 records of 1..1166 bytes */
+		n = (size_t)i * 37 % sizeof(out) + 1;
+		memset(out, 'a' + i % 26, n);
+		ASSERT_TRUE(SSL_write_ex(p.c, out, n, &w) && w == n);
+		want += n;
+	}
+	ASSERT_EQ(SSL_shutdown(p.c), 0);
+	for (i = 0; i < 1000; i++) {
+		if (!SSL_read_ex(p.s, in, sizeof(in), &n))
+			break;
+		pending |= SSL_has_pending(p.s);
+		for (w = 0; w < n; w++) {	/* record k holds 'a' + k */
+			size_t k = 0, off = got + w, len;
+
+			while (off >= (len = k * 37 % sizeof(out) + 1))
+				off -= len, k++;
+			if (in[w] != 'a' + k % 26)
+				HARNESS_FAIL(1, "byte %zu differs", got + w);
+		}
+		got += n;
+	}
+	EXPECT_EQ(SSL_get_error(p.s, 0), SSL_ERROR_ZERO_RETURN);
+	EXPECT_EQ(got, want);
+	EXPECT_TRUE(pending);	/* records read ahead, waiting in OpenSSL */
+	p.clean = 1;
+	pair_free(&p);
+	tls_config_free(cfg);
+}
+
 static int verify_case(const char *cafile, const char *host, int peer,
 		       const char **err)
 {
