@@ -14,9 +14,9 @@ BLOB=$(scaled 16M)
 CA=$PKI/ca.crt
 
 # Backends first: their ports go into the daemon's configuration.
-peer_server betls12 --send "$SIZE" --count 1 --timeout 120
-peer_server betls13 --send "$SIZE" --count 1 --timeout 120
-peer_server bepar --send "$PSIZE" --count 8 --timeout 120
+peer_server betls12 --send "$SIZE" --count 1 --timeout 300
+peer_server betls13 --send "$SIZE" --count 1 --timeout 300
+peer_server bepar --send "$PSIZE" --count 8 --timeout 300
 peer_server bes2c --send 1M --count 1 --timeout 300
 py_listener besink sink 1048576
 py_listener behttp http

@@ -13,12 +13,12 @@ N=$(numfmt --from=iec "$SIZE")
 TLSBE=(--tls --cert "$PKI/server-chain.crt" --key "$PKI/server.key")
 
 peer_server be12 "${TLSBE[@]}" --tls-version 1.2 --send "$SIZE" --count 1 \
-	--timeout 120
+	--timeout 300
 peer_server be13 "${TLSBE[@]}" --tls-version 1.3 --send "$SIZE" --count 1 \
-	--timeout 120
+	--timeout 300
 peer_server beok "${TLSBE[@]}" --send 1M --count 1 --timeout 300
-peer_server behost "${TLSBE[@]}" --send 1M --count 1 --timeout 20
-peer_server beca "${TLSBE[@]}" --send 1M --count 1 --timeout 20
+peer_server behost "${TLSBE[@]}" --send 1M --count 1 --timeout 300
+peer_server beca "${TLSBE[@]}" --send 1M --count 1 --timeout 300
 
 svc() {
 	cat <<EOF

@@ -11,9 +11,9 @@ SIZE=${SIZE:-$(scaled 64M)}
 PSIZE=$(scaled 2M)
 N=$(numfmt --from=iec "$SIZE")
 
-peer_server be12 --send "$SIZE" --count 1 --timeout 120
-peer_server be13 --send "$SIZE" --count 1 --timeout 120
-peer_server bepar --send "$PSIZE" --count 8 --timeout 120
+peer_server be12 --send "$SIZE" --count 1 --timeout 300
+peer_server be13 --send "$SIZE" --count 1 --timeout 300
+peer_server bepar --send "$PSIZE" --count 8 --timeout 300
 
 conf srv <<EOF
 $GLOBALS
