@@ -4,7 +4,8 @@
 #   make run          install missing build dependencies, build, and run
 #                     ktlsd in the foreground on the quick-start config
 #   make check        install what the tests need, build, run every test
-#   make check-vm     only the kernel TLS tests, in a QEMU guest
+#   make check-vm     only the kernel TLS tests, in a QEMU guest: the VM
+#                     scripts and the VM mode of the integration suite
 #   make bench        ktlsd against stunnel, HAProxy and nginx (bench/)
 #   make bench-vm     the kTLS path against the userspace path, in the VM
 #   make install      install under PREFIX (default /usr/local)
@@ -128,17 +129,19 @@ run:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/quickstart $(B)
 
-# VM_REQUIRED: the kTLS tests in the QEMU guest must run, not skip
+# VM_REQUIRED: the kTLS tests in the QEMU guest must run, not skip; the
+# integration scripts run on the host with each engine and in the VM
 check:
 	$(Q)tools/install-deps test
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)VM_REQUIRED=1 selftests/run $(B)
 
-# only the tests in the QEMU guests (the host kernel has no kTLS)
+# only the tests in the QEMU guests (the host kernel has no kTLS): the
+# *-vm scripts and every integration script's [vm] mode
 check-vm:
 	$(Q)tools/install-deps test
 	$(Q)$(MAKE) --no-print-directory tests
-	$(Q)VM_REQUIRED=1 selftests/run $(B) -vm
+	$(Q)VM_REQUIRED=1 selftests/run $(B) -vm '[vm]'
 
 # ---- benchmarks (bench/README.md): ktlsd against stunnel, HAProxy and
 # nginx on loopback, about 8 minutes on 2 cores (BENCH_ARGS=--quick: 1)

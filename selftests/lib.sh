@@ -27,6 +27,9 @@
 #		hold_conns NAME PORT N SECONDS; hostile MODE PORT [TIMEOUT]
 #		(a scripted bad client printing "mode= closed_after_ms= how=
 #		bytes_in="); kv LINE KEY; free_port
+# Path:		scaled SIZE (SIZE / KTLSD_TEST_SCALE); kernel_ktls;
+#		check_path NAME DAEMON SERVICE [auto|off] (the data path of
+#		every connection summary, as this kernel allows)
 # Misc:		at_exit CMD; bg NAME CMD... (tracked background process, output in
 #		$T/NAME.out); fd_count PID; rss_kb PID; cpu_ms PID; now_ms;
 #		wait_until TIMEOUT CMD...; proc_wait PID TIMEOUT; is NAME GOT
@@ -36,6 +39,8 @@
 #		e.g. a data-path mode), DAEMON_WRAP, PEER_TIMEOUT, KEEP_TMP,
 #		PEER_WRAP (a prefix for ktls-peer, e.g. ip netns exec NS),
 #		PEER_ADDR (peer_server's address, default 127.0.0.1:0).
+#		KTLSD_TEST_SCALE (divides the big transfers: the VM mode,
+#		under TCG, sets it).
 
 set -u
 set -o pipefail
@@ -330,6 +335,65 @@ daemon_stop() {
 	wait "$pid" 2>/dev/null
 	rc=$?
 	return $rc
+}
+
+# ---- data sizes and the data path -----------------------------------------
+
+# scaled SIZE: SIZE ("64M", "256K" or bytes) divided by KTLSD_TEST_SCALE
+# (default 1; the VM mode, under TCG, sets 16), at least 64K, in the same
+# notation.  For the big transfers only: the scenario stays the same, the
+# byte counts and digests are still compared exactly.
+scaled() {
+	local n=$1 div=${KTLSD_TEST_SCALE:-1}
+	case "$n" in
+	*[Kk]) n=$((${n%?} * 1024)) ;;
+	*[Mm]) n=$((${n%?} * 1048576)) ;;
+	*[Gg]) n=$((${n%?} * 1073741824)) ;;
+	esac
+	n=$((n / div))
+	[ "$n" -ge 65536 ] || n=65536
+	if [ $((n % 1048576)) = 0 ]; then
+		echo "$((n / 1048576))M"
+	elif [ $((n % 1024)) = 0 ]; then
+		echo "$((n / 1024))K"
+	else
+		echo "$n"
+	fi
+}
+
+# kernel_ktls: true when this kernel has TLS (the tls module is loaded:
+# /proc/net/tls_stat exists; a daemon's start-up probe loads it when it
+# can).  Then every ktls = auto connection must take the kernel path.
+kernel_ktls() { [ -r /proc/net/tls_stat ]; }
+
+# check_path NAME DAEMON SERVICE [auto|off]: one TAP line.  Every
+# "Connection summary" of SERVICE in DAEMON's log (there must be one) names
+# the data path this kernel gives: with ktls = auto (the default),
+# "path=ktls tx+rx relay=splice" on a kernel with TLS and "path=userspace
+# (no kernel TLS: ...)" on one without; with off, "path=userspace (ktls =
+# off)".  ktlsd only (stunnel has no such line): a skip under stunnel.
+check_path() {
+	local name=$1 f=$T/$2.log svc want show lines bad n
+	svc=$(printf '%s' "$3" | sed 's/[][\.*^$]/\\&/g')
+	ktlsd_only "$name" || return 0
+	if [ "${4:-auto}" = off ]; then
+		want='path=userspace \(ktls = off\) relay=copy '
+		show='path=userspace (ktls = off) relay=copy'
+	elif kernel_ktls; then
+		want='path=ktls tx\+rx relay=splice '
+		show='path=ktls tx+rx relay=splice'
+	else
+		want='path=userspace \(no kernel TLS: .*\) relay=copy '
+		show='path=userspace (no kernel TLS: ...) relay=copy'
+	fi
+	lines=$(grep -E "Connection summary: service=\[$svc\] " "$f")
+	n=$(grep -c . <<<"$lines")
+	bad=$(grep -vE -- " $want" <<<"$lines")
+	if [ -n "$lines" ] && [ -z "$bad" ]; then
+		ok "$name ($n connection(s): $show)"
+	else
+		not_ok "$name" "want '$show' in every summary of [$3]; got: $(head -n 3 <<<"${bad:-none}")"
+	fi
 }
 
 # ---- ktls-peer --------------------------------------------------------

@@ -2,25 +2,28 @@
 # 10-server-mode: TLS clients -> daemon (client = no) -> plain backends.
 # ktls-peer with TLS 1.2 and 1.3 pushing 64 MiB each way, 8 concurrent
 # transfers, openssl s_client, and curl downloading a file from a Python
-# HTTP server; length and sha256 compared both ways.
+# HTTP server; length and sha256 compared both ways; each connection's
+# data path as the kernel allows (check_path).  The big sizes are
+# scaled (KTLSD_TEST_SCALE).
 . "$(dirname "$0")/../lib.sh" "$@"
 need "$KTLSD" "$PEER"
 
-SIZE=${SIZE:-64M}
-PSIZE=${PSIZE:-4M}
+SIZE=${SIZE:-$(scaled 64M)}
+PSIZE=${PSIZE:-$(scaled 4M)}
+BLOB=$(scaled 16M)
 CA=$PKI/ca.crt
 
 # Backends first: their ports go into the daemon's configuration.
-peer_server betls12 --send "$SIZE" --count 1 --timeout 120
-peer_server betls13 --send "$SIZE" --count 1 --timeout 120
-peer_server bepar --send "$PSIZE" --count 8 --timeout 120
-peer_server bes2c --send 1M --count 1 --timeout 60
-peer_server beku --send "$SIZE" --count 1 --timeout 120
+peer_server betls12 --send "$SIZE" --count 1 --timeout 300
+peer_server betls13 --send "$SIZE" --count 1 --timeout 300
+peer_server bepar --send "$PSIZE" --count 8 --timeout 300
+peer_server bes2c --send 1M --count 1 --timeout 300
+peer_server beku --send "$SIZE" --count 1 --timeout 300
 py_listener besink sink 1048576
 py_listener behttp http
 
 mkdir -p "$T/www"
-head -c 16777216 /dev/urandom >"$T/www/blob"
+head -c "$BLOB" /dev/urandom >"$T/www/blob"
 bg www python3 -u -m http.server --bind 127.0.0.1 --directory "$T/www" 0
 wait_until 10 grep -q 'Serving HTTP' "$T/www.out"
 WWW_PORT=$(sed -nE 's/.*Serving HTTP on [^ ]+ port ([0-9]+).*/\1/p' \
@@ -76,6 +79,7 @@ for v in 1.2 1.3; do
 	is "TLS $v: client and backend exit 0" "$rc/$brc" "0/0"
 	is "TLS $v: client received all $SIZE" \
 		"$(field "$T/c$svcname.out" recv)" "$(numfmt --from=iec "$SIZE")"
+	check_path "TLS $v: data path" d "$svcname"
 done
 
 wait_log d "Service \[tls13\] accepted connection from 127\.0\.0\.1:[0-9]+" 5
@@ -118,6 +122,7 @@ peer_wait bepar 30
 check_pump "8 parallel transfers of $PSIZE each way" "$T/cpar.out" \
 	"$T/bepar.out" 8
 is "parallel client exit status" "$rc" 0
+check_path "8 parallel transfers: data path" d par
 
 # --- openssl s_client ------------------------------------------------------
 # server -> client: the backend sends 1 MiB and closes; s_client prints it.
@@ -171,9 +176,9 @@ port=$(daemon_port d www)
 timeout 60 curl -sS --cacert "$CA" --resolve "localhost:$port:127.0.0.1" \
 	-o "$T/blob.got" "https://localhost:$port/blob" 2>"$T/curl.err"
 if cmp -s "$T/www/blob" "$T/blob.got"; then
-	ok "curl --cacert: 16 MiB file from http.server, sha256 matches"
+	ok "curl --cacert: $BLOB file from http.server, sha256 matches"
 else
-	not_ok "curl --cacert: 16 MiB file from http.server, sha256 matches" \
+	not_ok "curl --cacert: $BLOB file from http.server, sha256 matches" \
 		"$(sha256sum "$T/www/blob" "$T/blob.got" 2>&1); $(cat "$T/curl.err")"
 fi
 
@@ -207,7 +212,7 @@ fi
 
 # every scenario's core in each mode: ioEngine uring/epoll x ktls auto/off
 if ktlsd_only "data-path modes (ioEngine x ktls)"; then
-	MSIZE=${MSIZE:-16M}
+	MSIZE=${MSIZE:-$(scaled 16M)}
 	for eng in uring epoll; do
 		for k in auto off; do
 			m=$eng-$k
@@ -244,6 +249,8 @@ EOF
 				peer_wait bm$v$m 20
 				check_pump "ioEngine = $eng, ktls = $k, TLS 1.${v#1}: $MSIZE each way" \
 					"$T/cm$v$m.out" "$T/bm$v$m.out" 1
+				check_path "ioEngine = $eng, ktls = $k, TLS 1.${v#1}: data path" \
+					"m$m" "m$v" "$k"
 			done
 			# Many small records, then close_notify right behind
 			# them: OpenSSL reads them ahead several at a time

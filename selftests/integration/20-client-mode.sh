@@ -3,23 +3,24 @@
 # 64 MiB each way with TLS 1.2 and 1.3; verifyChain + CAfile + checkHost
 # succeeding; a wrong checkHost and an untrusted CA failing: the plain
 # client's connection is closed, no plaintext reaches the backend, and the
-# log says why.
+# log says why.  The data path of each good connection as the kernel
+# allows (check_path); the big size is scaled (KTLSD_TEST_SCALE).
 . "$(dirname "$0")/../lib.sh" "$@"
 need "$KTLSD" "$PEER"
 
-SIZE=${SIZE:-64M}
+SIZE=${SIZE:-$(scaled 64M)}
 N=$(numfmt --from=iec "$SIZE")
 TLSBE=(--tls --cert "$PKI/server-chain.crt" --key "$PKI/server.key")
 
 peer_server be12 "${TLSBE[@]}" --tls-version 1.2 --send "$SIZE" --count 1 \
-	--timeout 120
+	--timeout 300
 peer_server be13 "${TLSBE[@]}" --tls-version 1.3 --send "$SIZE" --count 1 \
-	--timeout 120
-peer_server beok "${TLSBE[@]}" --send 1M --count 1 --timeout 60
-peer_server behost "${TLSBE[@]}" --send 1M --count 1 --timeout 20
-peer_server beca "${TLSBE[@]}" --send 1M --count 1 --timeout 20
+	--timeout 300
+peer_server beok "${TLSBE[@]}" --send 1M --count 1 --timeout 300
+peer_server behost "${TLSBE[@]}" --send 1M --count 1 --timeout 300
+peer_server beca "${TLSBE[@]}" --send 1M --count 1 --timeout 300
 peer_server beku "${TLSBE[@]}" --send 8M --key-update 1M --count 1 \
-	--timeout 120
+	--timeout 300
 
 svc() {
 	cat <<EOF
@@ -70,6 +71,7 @@ for v in 12 13; do
 		"$T/c$v.out" "$T/be$v.out" 1
 	is "TLS 1.${v#1}: client and backend exit 0" "$rc/$brc" "0/0"
 	is "TLS 1.${v#1}: client received $SIZE" "$(field "$T/c$v.out" recv)" "$N"
+	check_path "TLS 1.${v#1}: data path" d "c$v"
 done
 check "log: TLSv1.2 and TLSv1.3 negotiated with the backends" \
 	eval "grep -q 'TLSv1\.2' '$T/d.log' && grep -q 'TLSv1\.3' '$T/d.log'"
@@ -87,6 +89,7 @@ peer_wait beok 20
 check_pump "verifyChain + checkHost localhost: 1M each way" "$T/cok.out" \
 	"$T/beok.out" 1
 is "verifyChain + checkHost localhost: client exit 0" "$rc" 0
+check_path "verifyChain + checkHost localhost: data path" d verify
 
 # --- failures: the plain client is closed, nothing reaches the backend -----
 # fail NAME SERVICE BACKEND LOGREGEX WHAT

@@ -2,16 +2,18 @@
 # 30-chain: plain client -> daemon A (client = yes) -> daemon B (server
 # mode) -> plain backend.  64 MiB each way per TLS version, then 8
 # concurrent transfers; length and sha256 compared end to end, and each
-# daemon's byte counters checked in its log.
+# daemon's byte counters and data paths (check_path) checked in its log.
+# The big sizes are scaled (KTLSD_TEST_SCALE).
 . "$(dirname "$0")/../lib.sh" "$@"
 need "$KTLSD" "$PEER"
 
-SIZE=${SIZE:-64M}
+SIZE=${SIZE:-$(scaled 64M)}
+PSIZE=$(scaled 2M)
 N=$(numfmt --from=iec "$SIZE")
 
-peer_server be12 --send "$SIZE" --count 1 --timeout 120
-peer_server be13 --send "$SIZE" --count 1 --timeout 120
-peer_server bepar --send 2M --count 8 --timeout 120
+peer_server be12 --send "$SIZE" --count 1 --timeout 300
+peer_server be13 --send "$SIZE" --count 1 --timeout 300
+peer_server bepar --send "$PSIZE" --count 8 --timeout 300
 
 conf srv <<EOF
 $GLOBALS
@@ -74,7 +76,7 @@ for v in 12 13; do
 		"$(field "$T/c$v.out" recv)" "$N"
 done
 
-peer_client cpar "127.0.0.1:$(daemon_port cli cpar)" --send 2M \
+peer_client cpar "127.0.0.1:$(daemon_port cli cpar)" --send "$PSIZE" \
 	--parallel 8 --count 8 --timeout 120
 rc=$?
 peer_wait bepar 30
@@ -87,6 +89,11 @@ for d in cli srv; do
 	wait_log "$d" "$re" 10 2
 	check "daemon $d log: two connections closed with $N bytes each way" \
 		eval "[ \$(grep -cE '$re' '$T/$d.log') -ge 2 ]"
+done
+for d in cli:c srv:s; do
+	for s in 12 13 par; do
+		check_path "daemon ${d%:*}: [${d#*:}$s] data path" "${d%:*}" "${d#*:}$s"
+	done
 done
 check "daemon A log: TLSv1.2 and TLSv1.3" \
 	eval "grep -q 'TLSv1\.2' '$T/cli.log' && grep -q 'TLSv1\.3' '$T/cli.log'"

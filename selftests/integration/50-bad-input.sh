@@ -6,7 +6,9 @@
 # deadline; stunnel restarts its timer on every byte); a refused backend
 # closes the client and is logged; a backend whose connect hangs is given
 # up after TIMEOUTconnect (2 s) in favour of the second `connect`.  After
-# each group a legitimate client must still be served.
+# each group a legitimate client must still be served; during a flood of
+# 100 bad sockets it may take at most twice as long as without one, plus
+# 2 s (about 2 s on the host; the measured time scales it to a slow VM).
 . "$(dirname "$0")/../lib.sh" "$@"
 need "$KTLSD" "$PEER"
 
@@ -14,7 +16,7 @@ FAST_MS=${FAST_MS:-1000}	# FAULTS.md asks <= 100 ms; allow CI noise
 CA=$PKI/ca.crt
 
 py_listener count count			# must never see a connection
-peer_server good --echo --count 0 --timeout 60
+peer_server good --echo --count 0 --timeout 300
 py_listener hang full			# listen(0), never accepts
 DEAD=$(free_port)
 
@@ -93,7 +95,9 @@ for m in garbage-http garbage-random sslv2-hello oversize-record-hdr \
 	fi
 done
 check "daemon alive after garbage" daemon_alive d
+t0=$(now_ms)
 legit "after garbage input"
+legit_ms=$(($(now_ms) - t0))	# the time of an exchange with no fault
 
 # --- stalled handshakes: closed at TIMEOUTbusy = 3 s +- 2 s ----------------
 stall() {
@@ -157,10 +161,11 @@ if [ -x "$HOSTILE" ]; then
 	t0=$(now_ms)
 	legit "during a flood of 100 garbage and silent sockets"
 	ms=$(($(now_ms) - t0))
-	if [ $ms -lt 2000 ]; then
-		ok "legitimate exchange during the flood took ${ms} ms (< 2 s)"
+	if [ $ms -lt $((2 * legit_ms + 2000)) ]; then
+		ok "legitimate exchange during the flood took ${ms} ms (< 2 x ${legit_ms} ms without + 2 s)"
 	else
-		not_ok "legitimate exchange during the flood took < 2 s" "${ms} ms"
+		not_ok "legitimate exchange during the flood took < 2 x the time without + 2 s" \
+			"${ms} ms, ${legit_ms} ms without a flood"
 	fi
 	wait $fp
 	hostile_judge "flood: every socket reaped by TIMEOUTbusy + 2 s" \

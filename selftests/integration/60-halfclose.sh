@@ -12,6 +12,8 @@
 #     close_notify waits in a full socket while the client's data waits
 #     in the daemon's; none of it may be lost (a second SSL_shutdown()
 #     would read and drop a record).
+# Each connection's data path as the kernel allows (check_path): with
+# kTLS, close_notify and the half-close go through the kernel.
 . "$(dirname "$0")/../lib.sh" "$@"
 need "$KTLSD" "$PEER"
 
@@ -19,11 +21,11 @@ TLSBE=(--tls --tls-version 1.3 --cert "$PKI/server-chain.crt"
 	--key "$PKI/server.key")
 TLSCL=(--tls --tls-version 1.3 --ca "$PKI/ca.crt" --servername localhost)
 
-peer_server be1 --send 1M --reply-after-eof 500 --timeout 60
-peer_server be2 --send 1M --timeout 60
-peer_server be3 "${TLSBE[@]}" --send 1M --reply-after-eof 500 --timeout 60
-peer_server be4 "${TLSBE[@]}" --send 1M --timeout 60
-peer_server be5 --send 48K --read-after 1000 --timeout 60
+peer_server be1 --send 1M --reply-after-eof 500 --timeout 300
+peer_server be2 --send 1M --timeout 300
+peer_server be3 "${TLSBE[@]}" --send 1M --reply-after-eof 500 --timeout 300
+peer_server be4 "${TLSBE[@]}" --send 1M --timeout 300
+peer_server be5 --send 48K --read-after 1000 --timeout 300
 
 conf d <<EOF
 $GLOBALS
@@ -70,6 +72,7 @@ run() {
 	brc=$?
 	check_pump "$what" "$T/cl$i.out" "$T/be$i.out" 1
 	is "$what: client and backend exit 0" "$rc/$brc" 0/0
+	check_path "$what: data path" d "$svcn"
 }
 
 run 1 s1 "server mode, client half-closes first, backend replies after EOF" \

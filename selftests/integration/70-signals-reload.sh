@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 70-signals-reload: pid file, SIGHUP with a valid changed configuration
-# (a new service is bound, a 64 MiB transfer started before the reload
-# completes intact), SIGHUP with a broken configuration (logged, the old
+# (a new service is bound, a 64 MiB transfer (scaled: KTLSD_TEST_SCALE)
+# started before the reload completes intact, on the data path the kernel
+# allows), SIGHUP with a broken configuration (logged, the old
 # listener keeps serving), SIGUSR1 reopening a moved-away `output` file,
 # SIGUSR2 listing the active connections, SIGTERM (`Terminated`, exit 0,
 # pid file removed).  ktlsd only: no failed connection attempt on a fixed
@@ -12,7 +13,8 @@ need "$KTLSD" "$PEER"
 CA=$PKI/ca.crt
 TLSCL=(--tls --ca "$CA" --servername localhost)
 
-peer_server long --send 64M --reply-after-eof 1500 --count 1 --timeout 120
+LSIZE=$(scaled 64M)
+peer_server long --send "$LSIZE" --reply-after-eof 1500 --count 1 --timeout 120
 peer_server echo --echo --count 0 --timeout 300
 FIXED=$(free_port)
 
@@ -70,7 +72,7 @@ echo_ok "echo service works before any signal" "$(daemon_port d echo)"
 
 # --- SIGHUP, valid changed configuration, transfer in flight ----------------
 peer_client_bg longc "127.0.0.1:$(daemon_port d long)" "${TLSCL[@]}" \
-	--send 64M --timeout 120
+	--send "$LSIZE" --timeout 120
 wait_log d 'Service \[long\] connected remote server' 10
 {
 	write_conf
@@ -93,9 +95,10 @@ echo_ok "SIGHUP: [echo] relays on its (new) port" "$(daemon_port d echo)"
 peer_wait longc 60
 lrc=$?
 peer_wait long 30
-check_pump "SIGHUP: the 64 MiB transfer in flight during the reload is intact" \
+check_pump "SIGHUP: the $LSIZE transfer in flight during the reload is intact" \
 	"$T/longc.out" "$T/long.out" 1
 is "SIGHUP: in-flight client exit status" "$lrc" 0
+check_path "SIGHUP: the in-flight transfer's data path" d long
 check "daemon alive after SIGHUP" daemon_alive d
 
 # --- SIGHUP, broken configuration ----------------------------------------------

@@ -123,6 +123,7 @@ if daemon_start fdd - -fd 3; then
 		--send 1M --timeout 30
 	peer_wait befd 20
 	check_pump "-fd 3: 1 MiB each way" "$T/cfd.out" "$T/befd.out" 1
+	check_path "-fd 3: data path" fdd fd
 	daemon_stop fdd 10
 	is "-fd 3: SIGTERM exit 0" "$?" 0
 else

@@ -7,6 +7,7 @@
 # GiB, handshakes, resumed handshakes, latency percentiles and memory per
 # idle connection; results.md has the tables; the PNG plots exist when
 # gnuplot is installed.  stunnel is left out when it is not installed.
+# vm-skip: a smoke test of the host benchmark tools (bench/run, stunnel as a contestant); kTLS against userspace in the VM is bench/vm.sh (make bench-vm)
 . "$(dirname "$0")/../lib.sh" "$@"
 
 if [ "$IS_STUNNEL" = 1 ]; then

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# selftests/vm/relay.sh - sourced, after lib.sh, by the integration scripts
-# that run a TAP script inside the test VM (95-ktls-vm.sh, 96-ktlsd-vm.sh):
+# selftests/vm/relay.sh - sourced, after lib.sh, by the scripts that run a
+# TAP script inside the test VM (95-ktls-vm.sh, 96-ktlsd-vm.sh, and
+# selftests/vm/in-vm, the VM mode of the integration suite):
 #
 #	. "$SELFTESTS/vm/relay.sh"
 #	vm_need_qemu
