@@ -942,6 +942,7 @@ static void conn_start_handshake(struct conn *c)
 		SSL_set_rfd(s->ssl, s->rfd);
 		SSL_set_wfd(s->ssl, s->wfd);
 	}
+	offload_attach(c);
 	c->state = CONN_HANDSHAKE;
 	c->t_phase = now_ms();
 	conn_handshake(c);

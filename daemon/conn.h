@@ -41,6 +41,7 @@ struct side {
 	struct ev_watch rw, ww;	/* ww only when wfd != rfd */
 	unsigned need;		/* SIDE_NEED_* from the last pump */
 	int hup;		/* hung up and no longer watched */
+	int ulp;		/* the kernel's tls ULP is attached */
 	int ktls_tx, ktls_rx;	/* that direction is in the kernel */
 	int close_sent;		/* close_notify sent (kTLS) or queued (OpenSSL) */
 	struct offload_rekey *rekey; /* TLS 1.3 secrets, if it can rekey */

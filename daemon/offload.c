@@ -146,6 +146,15 @@ int offload_key_update_tx(struct conn *c, struct side *s, char *why,
 	return 0;
 }
 
+void offload_attach(struct conn *c)
+{
+	struct side *s = &c->s[c->tls_side];
+
+	if (c->svc->ktls != KTLS_OFF && !caps.ulp_err && s->rfd == s->wfd &&
+	    !ktls_ulp(s->rfd))
+		s->ulp = 1;
+}
+
 int offload_conn(struct conn *c)
 {
 	struct side *s = &c->s[c->tls_side];
@@ -168,7 +177,7 @@ int offload_conn(struct conn *c)
 			 "inetd mode on two descriptors");
 		goto out;
 	}
-	rc = ktls_ulp(s->rfd);
+	rc = s->ulp ? 0 : ktls_ulp(s->rfd);
 	if (rc < 0) {
 		snprintf(c->path_why, sizeof(c->path_why), "%s (%s)",
 			 ktls_err_str(-rc), strerror(-rc));

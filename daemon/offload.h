@@ -21,6 +21,16 @@ void offload_init(void);
 const char *offload_summary(void);
 
 /*
+ * C's handshake is about to start: attach the kernel's tls ULP to the TLS
+ * side now, while the socket is surely ESTABLISHED (the kernel refuses
+ * the ULP on a socket in CLOSE_WAIT: a client that sends its request and
+ * half-closes right after its Finished would otherwise miss kernel TLS).
+ * Until keys are installed the socket behaves as plain TCP. Quiet: a
+ * failure is found again, and said, by offload_conn().
+ */
+void offload_attach(struct conn *c);
+
+/*
  * C's handshake just finished: install what can be installed, set
  * c->path and c->path_why, and switch OpenSSL off the socket for each
  * offloaded direction. Returns 0, or -1 when ktls = required could not be
