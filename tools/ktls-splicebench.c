@@ -4,7 +4,7 @@
  * socket at the lowest cost (issue 4's open question).
  *
  *	ktls-splicebench [--size N] [--runs N] [--modes LIST] [--sink S]
- *			 [--plain] [--oneshot] [--time-limit S] [--json]
+ *			 [--plain] [--time-limit S] [--json]
  *
  * A relay thread moves --size bytes from a kTLS receive socket through a
  * pipe to a sink socket, the shape of ktlsd's splice relay, driven in one
@@ -13,8 +13,9 @@
  *   epoll         (a) epoll readiness, then splice(2) SPLICE_F_NONBLOCK:
  *                 ktlsd's epoll engine
  *   uring-poll    (b) io_uring POLL_ADD (multishot), then splice(2)
- *                 SPLICE_F_NONBLOCK from the completion: ktlsd's io_uring
- *                 engine (which re-arms one-shot polls: --oneshot)
+ *                 SPLICE_F_NONBLOCK from the completion
+ *   uring-poll1   (b1) the same with one-shot POLL_ADDs, armed while the
+ *                 side is blocked: exactly ktlsd's io_uring engine
  *   uring-splice  (c) io_uring POLL_ADD, then IORING_OP_SPLICE with
  *                 SPLICE_F_NONBLOCK for each hop (two SQEs, never linked:
  *                 a short splice would cancel the link)
@@ -93,16 +94,20 @@
 #define MAX_RUNS	50
 #define GIB		(1024.0 * 1024 * 1024)
 
-enum mode { M_EPOLL, M_URING_POLL, M_URING_SPLICE, M_URING_BLOCK, NMODES };
+enum mode {
+	M_EPOLL, M_URING_POLL, M_URING_POLL1, M_URING_SPLICE, M_URING_BLOCK,
+	NMODES
+};
 enum sink { S_PLAIN, S_KTLS, NSINKS };
 
 static const char *const mode_names[NMODES] = {
-	"epoll", "uring-poll", "uring-splice", "uring-block",
+	"epoll", "uring-poll", "uring-poll1", "uring-splice", "uring-block",
 };
-static const char *const mode_letters[NMODES] = { "a", "b", "c", "d" };
+static const char *const mode_letters[NMODES] = { "a", "b", "b1", "c", "d" };
 static const char *const mode_desc[NMODES] = {
 	"epoll + splice(2) NONBLOCK",
 	"POLL_ADD + splice(2) NONBLOCK",
+	"POLL_ADD 1-shot + splice(2) NB",
 	"POLL_ADD + OP_SPLICE NONBLOCK",
 	"OP_SPLICE blocking (io-wq)",
 };
@@ -113,7 +118,7 @@ static struct {
 	unsigned runs;
 	unsigned modes;		/* bit per enum mode */
 	unsigned sinks;		/* bit per enum sink */
-	bool plain, oneshot, json, verbose;
+	bool plain, json, verbose;
 	double time_limit;
 } o = {
 	.size = 1ULL << 30, .runs = 3, .modes = (1u << NMODES) - 1,
@@ -128,15 +133,14 @@ static const char usage_text[] =
 "  --runs N            runs per mode and sink, interleaved (default 3)\n"
 "  --modes LIST        comma-separated, default all:\n"
 "                        epoll (a)        epoll + splice(2) SPLICE_F_NONBLOCK\n"
-"                        uring-poll (b)   io_uring POLL_ADD + splice(2)\n"
+"                        uring-poll (b)   io_uring multishot POLL_ADD + splice(2)\n"
+"                        uring-poll1 (b1) the same, one-shot POLL_ADD (ktlsd)\n"
 "                        uring-splice (c) io_uring POLL_ADD + OP_SPLICE NONBLOCK\n"
 "                        uring-block (d)  io_uring OP_SPLICE, blocking, io-wq\n"
 "  --sink plain|ktls|both\n"
 "                      the relay's output: plain TCP, or kTLS TX into a kTLS\n"
 "                      RX sink (default both; plain with --plain)\n"
 "  --plain             plain TCP sockets everywhere, no kTLS (a host baseline)\n"
-"  --oneshot           one-shot POLL_ADD re-armed per wake-up (ktlsd's engine)\n"
-"                      instead of multishot, in modes b and c\n"
 "  --time-limit S      seconds per run before it fails (default 120)\n"
 "  --json              one JSON document on stdout instead of the table\n"
 "  -v, --verbose       one line per run on stderr\n"
@@ -794,7 +798,7 @@ static int ring_complete(struct run *r, struct ring_state *s, uint64_t ud,
 /* (b), (c), (d) on one ring. */
 static int relay_uring(struct run *r)
 {
-	struct ring_state s = { .multishot = !o.oneshot };
+	struct ring_state s = { .multishot = r->mode != M_URING_POLL1 };
 	unsigned flags = r->mode == M_URING_BLOCK ? SPLICE_F_MOVE :
 			 SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 	int rc;
@@ -808,7 +812,7 @@ static int relay_uring(struct run *r)
 		unsigned head, n = 0;
 		bool busy;
 
-		if (r->mode == M_URING_POLL) {
+		if (r->mode == M_URING_POLL || r->mode == M_URING_POLL1) {
 			rc = relay_pump(r);
 			if (rc < 0 || relay_done(r))
 				break;
@@ -821,10 +825,12 @@ static int relay_uring(struct run *r)
 			break;
 		if ((rc = relay_timed_out(r)))
 			break;
-		busy = r->mode == M_URING_POLL && relay_busy(r);
+		busy = (r->mode == M_URING_POLL || r->mode == M_URING_POLL1) &&
+		       relay_busy(r);
 		rc = io_uring_submit_and_wait_timeout(&s.ring, &cqe, busy ? 0 : 1,
 						      busy ? NULL : &ts, NULL);
-		if (rc < 0 && rc != -ETIME && rc != -EINTR) {
+		/* -EAGAIN: nothing completed when not waiting */
+		if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN) {
 			relay_fail(r, "io_uring_submit_and_wait", rc);
 			break;
 		}
@@ -1069,9 +1075,8 @@ static void print_json(const char *kernel)
 
 	printf("{\"tool\": \"ktls-splicebench\", \"kernel\": \"%s\", "
 	       "\"ktls\": %s, \"size\": %" PRIu64 ", \"runs\": %u, "
-	       "\"poll\": \"%s\", \"sha256\": \"%s\",\n \"results\": [",
-	       kernel, o.plain ? "false" : "true", o.size, o.runs,
-	       o.oneshot ? "oneshot" : "multishot", expect_hex);
+	       "\"sha256\": \"%s\",\n \"results\": [",
+	       kernel, o.plain ? "false" : "true", o.size, o.runs, expect_hex);
 	for (int s = 0; s < NSINKS; s++) {
 		for (int m = 0; m < NMODES; m++) {
 			unsigned passed = 0;
@@ -1132,20 +1137,19 @@ static void cell(double v, int prec)
 
 static void print_table(const char *kernel)
 {
-	printf("ktls-splicebench: kernel %s, %s, %.0f MiB per run, %u run%s, "
-	       "%s polls\n", kernel, o.plain ? "plain TCP (no kTLS)" :
+	printf("ktls-splicebench: kernel %s, %s, %.0f MiB per run, %u run%s\n",
+	       kernel, o.plain ? "plain TCP (no kTLS)" :
 	       "kTLS RX in (TLS 1.3 AES-128-GCM)", (double)o.size / (1 << 20),
-	       o.runs, o.runs == 1 ? "" : "s",
-	       o.oneshot ? "one-shot" : "multishot");
+	       o.runs, o.runs == 1 ? "" : "s");
 	printf("medians; CPU in s/GiB: relay thread user+sys, io-wq workers "
 	       "user+sys; ratios to (a) in the same round\n\n");
-	printf("%-6s %-33s %4s %8s %8s %8s %8s %8s %8s %8s %8s\n",
+	printf("%-6s %-35s %5s %8s %8s %8s %8s %8s %8s %8s %8s\n",
 	       "sink", "mode", "ok", "MB/s", "thr usr", "thr sys", "wrk usr",
 	       "wrk sys", "CPU/GiB", "CPU x", "wall x");
 	for (int s = 0; s < NSINKS; s++) {
 		for (int m = 0; m < NMODES; m++) {
 			unsigned passed = 0;
-			char name[48];
+			char name[48], ok[16];
 
 			if (!(o.sinks & 1u << s) || !(o.modes & 1u << m))
 				continue;
@@ -1153,10 +1157,8 @@ static void print_table(const char *kernel)
 				passed += R(s, m, i)->ok;
 			snprintf(name, sizeof(name), "(%s) %s", mode_letters[m],
 				 mode_desc[m]);
-			printf("%-6s %-33s %2u/%-1u", sink_names[s], name, passed,
-			       o.runs);
-			if (o.runs < 10)
-				printf(" ");
+			snprintf(ok, sizeof(ok), "%u/%u", passed, o.runs);
+			printf("%-6s %-35s %5s", sink_names[s], name, ok);
 			cell(median(s, m, f_mbps), 1);
 			cell(median(s, m, f_thr_user), 3);
 			cell(median(s, m, f_thr_sys), 3);
@@ -1242,7 +1244,6 @@ static void parse_args(int argc, char **argv)
 		{ "modes", required_argument, NULL, 'm' },
 		{ "sink", required_argument, NULL, 'k' },
 		{ "plain", no_argument, NULL, 'p' },
-		{ "oneshot", no_argument, NULL, '1' },
 		{ "time-limit", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -1273,9 +1274,6 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'p':
 			o.plain = true;
-			break;
-		case '1':
-			o.oneshot = true;
 			break;
 		case 't':
 			o.time_limit = strtod(optarg, &end);
@@ -1396,6 +1394,9 @@ int main(int argc, char **argv)
 		}
 	}
 	no_uring = uring_missing();
+	if (no_uring && (o.modes & ~(1u << M_EPOLL)))
+		fprintf(stderr, "ktls-splicebench: the io_uring modes are "
+			"skipped: %s\n", no_uring);
 	pattern_init();
 	if (stream_digest(o.size, expect_md)) {
 		fprintf(stderr, "ktls-splicebench: SHA-256 unavailable\n");
