@@ -1345,7 +1345,11 @@ static void judge(const struct run *r, struct result *x)
 	x->wrk_user = r->wrk.user;
 	x->wrk_sys = r->wrk.sys;
 	x->csw = r->csw;
-	if (r->err)
+	if (r->err == -ETIMEDOUT)
+		snprintf(x->why, sizeof(x->why), "relay: time limit (%g s) "
+			 "reached after %" PRIu64 " bytes", o.time_limit,
+			 r->moved);
+	else if (r->err)
 		snprintf(x->why, sizeof(x->why), "relay: %s: %s",
 			 r->err_what, strerror(-r->err));
 	else if (r->prod_err)
