@@ -19,8 +19,10 @@
  * their completions ignored; all are reaped when the ring is freed.
  *
  * Data moves with ordinary syscalls (read/write, SSL, splice(2) with
- * SPLICE_F_NONBLOCK) from the completion handlers: DESIGN.md 3.6 lists
- * why IORING_OP_SPLICE on kTLS sockets is not a win on 6.1 (io-wq).
+ * SPLICE_F_NONBLOCK) from the completion handlers: IORING_OP_SPLICE always
+ * runs in an io-wq worker (DESIGN.md 3.6), and on kTLS sockets it costs
+ * about twice the CPU per GiB on 6.1 and 7.3 alike (tools/ktls-splicebench,
+ * bench/README.md "Splice driving on kTLS sockets").
  */
 #include "ev.h"
 

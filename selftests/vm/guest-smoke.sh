@@ -11,7 +11,11 @@
 #     sha256 and by the TlsCurr*Sw / TlsTxSw / TlsRxSw counters;
 #   - ktlsd relays 2 MiB each way between ktls-peer instances (TLS in,
 #     plain out); whether ktlsd itself put the connection into the kernel
-#     is a TODO test until its kTLS data path exists.
+#     is a TODO test until its kTLS data path exists;
+#   - ktls-splicebench relays 8 MiB from a kTLS receive socket intact in
+#     every splice driving mode (epoll, multishot and one-shot POLL_ADD +
+#     splice(2), POLL_ADD + OP_SPLICE, blocking OP_SPLICE), to a plain and
+#     to a kTLS TX sink.
 # Needs no writable place but /tmp (a tmpfs in the guest).
 set -u
 
@@ -234,6 +238,39 @@ ktls_unit() {
 	done <"$T/test_ktls.out"
 }
 ktls_unit
+
+# Splice driving on real kTLS sockets (bench/README.md): correctness only,
+# a small size (under TCG a mode moves about 3 MB/s).
+splicebench() {
+	local out rc line
+	if [ ! -x "$B/ktls-splicebench" ]; then
+		skip "ktls-splicebench: every mode intact" "not built"
+		return
+	fi
+	timeout 300 "$B/ktls-splicebench" --size 8M --runs 1 --time-limit 60 \
+		>"$T/sb.out" 2>&1
+	rc=$?
+	sed -n '/^ktls-splicebench: kernel/,/^$/p; /^sink /,/^$/p' "$T/sb.out" |
+		sed 's/^/# /'
+	for line in "plain (a)" "plain (b)" "plain (b1)" "plain (c)" \
+		"plain (d)" "ktls (a)" "ktls (b)" "ktls (b1)" "ktls (c)" \
+		"ktls (d)"; do
+		out=$(awk -v s="${line% *}" -v m="${line#* }" \
+			'$1 == s && $2 == m' "$T/sb.out" | head -n 1)
+		if [ "$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\/[0-9]+$/) { print $i; exit } }' <<<"$out")" = 1/1 ]; then
+			ok "ktls-splicebench: sink $line relays 8 MiB intact"
+		else
+			not_ok "ktls-splicebench: sink $line relays 8 MiB intact" \
+				"status $rc: $(grep -F "$line" "$T/sb.out"; tail -n 3 "$T/sb.out")"
+		fi
+	done
+	if [ $rc = 0 ]; then
+		ok "ktls-splicebench exits 0"
+	else
+		not_ok "ktls-splicebench exits 0" "status $rc: $(tail -n 5 "$T/sb.out")"
+	fi
+}
+splicebench
 
 echo "1..$n"
 [ $failed = 0 ]
