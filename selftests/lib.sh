@@ -102,8 +102,16 @@ ok() {
 	echo "ok $_tap_n - $1"
 }
 
+# TODO=REASON (a variable) marks the checks that follow as a known bug:
+# while it is set a failure is "not ok ... # TODO REASON", reported and
+# counted as skipped, not as a failure.  Unset it right after them.
 not_ok() {
 	_tap_n=$((_tap_n + 1))
+	if [ -n "${TODO:-}" ]; then
+		echo "not ok $_tap_n - $1 # TODO $TODO"
+		[ -z "${2:-}" ] || diag "$2"
+		return
+	fi
 	_tap_failed=$((_tap_failed + 1))
 	echo "not ok $_tap_n - $1"
 	[ -z "${2:-}" ] || diag "$2"
