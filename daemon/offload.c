@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 static struct ktls_caps caps;
+static char summary[512] = "kTLS: not probed";
 
 /* What a rekey needs, kept per side only where the kernel can rekey. */
 struct offload_rekey {
@@ -24,7 +25,6 @@ struct offload_rekey {
 	size_t len;
 	unsigned gen_tx, gen_rx;	/* generations installed */
 };
-static char summary[512] = "kTLS: not probed";
 
 void offload_init(void)
 {
