@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * util.h - small helpers shared by the daemon: allocation that aborts on
+ * util.h - small helpers shared by the daemon and its tools: allocation that aborts on
  * failure at startup-time call sites, string lists, monotonic time.
  */
 #ifndef KTLSD_UTIL_H
@@ -25,6 +25,10 @@ char *xasprintf(const char *fmt, ...) __printf(1, 2);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t now_ms(void);
+
+/* "16", "64K", "64M", "1G", "4KiB": a size with binary multiples, into
+ * *OUT. 0, or -1 when S is not one (or overflows). */
+int parse_size(const char *s, uint64_t *out);
 
 /* Trim leading and trailing whitespace in place, return the start. */
 char *strtrim(char *s);

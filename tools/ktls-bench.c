@@ -33,6 +33,7 @@
  *
  * Only libc and OpenSSL 3 are used.
  */
+#include "util.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -151,32 +152,6 @@ static NORETURN PRINTF(1, 2) void die(const char *fmt, ...)
 	fputc('\n', stderr);
 	ERR_print_errors_fp(stderr);
 	exit(1);
-}
-
-/* "16", "64K", "64M", "1G", "4KiB": binary multiples. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	uint64_t mul = 1;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': mul = 1ULL << 10; end++; break;
-	case 'm': case 'M': mul = 1ULL << 20; end++; break;
-	case 'g': case 'G': mul = 1ULL << 30; end++; break;
-	}
-	if (mul > 1 && (!strcmp(end, "iB") || !strcmp(end, "B")))
-		end += strlen(end);
-	if (*end || v > UINT64_MAX / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
 }
 
 static uint64_t opt_size(const char *name, const char *s, uint64_t max)

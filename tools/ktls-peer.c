@@ -19,6 +19,7 @@
  *
  * Only libc and OpenSSL 3 are used.
  */
+#include "util.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -127,32 +128,6 @@ static NORETURN PRINTF(1, 2) void die(const char *fmt, ...)
 	fputc('\n', stderr);
 	ERR_print_errors_fp(stderr);
 	exit(1);
-}
-
-/* "16", "64K", "64M", "1G", "4KiB": binary multiples. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	uint64_t mul = 1;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': mul = 1ULL << 10; end++; break;
-	case 'm': case 'M': mul = 1ULL << 20; end++; break;
-	case 'g': case 'G': mul = 1ULL << 30; end++; break;
-	}
-	if (mul > 1 && (!strcmp(end, "iB") || !strcmp(end, "B")))
-		end += strlen(end);
-	if (*end || v > UINT64_MAX / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
 }
 
 static uint64_t opt_size(const char *name, const char *s)
@@ -486,12 +461,10 @@ static int64_t deadline;		/* 0 = none */
 static unsigned finished, failed;
 static unsigned target;			/* connections to finish, 0 = forever */
 
-static int64_t now_ms(void)
+/* now_ms() (util.h), signed for deadline arithmetic */
+static int64_t clock_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)now_ms();
 }
 
 static PRINTF(3, 4) void conn_fail(struct conn *c, enum end e,
@@ -512,7 +485,7 @@ static void rx_eof(struct conn *c, enum end e)
 {
 	c->rx_done = 1;
 	c->rx_end = e;
-	c->eof_at = now_ms();
+	c->eof_at = clock_ms();
 	c->rd_ev = 0;
 }
 
@@ -525,7 +498,7 @@ static struct conn *conn_new(unsigned id, int fd, enum phase phase)
 	c->id = id;
 	c->fd = fd;
 	c->phase = phase;
-	c->t0 = now_ms();
+	c->t0 = clock_ms();
 	c->rx_md = EVP_MD_CTX_new();
 	c->tx_md = EVP_MD_CTX_new();
 	if (!c->rx_md || !c->tx_md ||
@@ -739,7 +712,7 @@ static int conn_read(struct conn *c)
 	int moved = 0;
 
 	if (c->read_at) {
-		if (now_ms() < c->read_at)
+		if (clock_ms() < c->read_at)
 			return 0;
 		c->read_at = 0;
 	}
@@ -783,7 +756,7 @@ static int tx_ready(struct conn *c)
 	if (o.reply_after_eof >= 0) {
 		int64_t due = c->eof_at + o.reply_after_eof;
 
-		if (!c->rx_done || now_ms() < due) {
+		if (!c->rx_done || clock_ms() < due) {
 			c->wake_at = c->rx_done ? due : 0;
 			c->wr_ev = 0;
 			return 0;
@@ -912,7 +885,7 @@ static void conn_start_data(struct conn *c)
 	c->phase = PH_DATA;
 	c->rd_ev = POLLIN;
 	c->wr_ev = 0;
-	c->read_at = o.read_after > 0 ? now_ms() + o.read_after : 0;
+	c->read_at = o.read_after > 0 ? clock_ms() + o.read_after : 0;
 	conn_pump(c);
 }
 
@@ -1063,7 +1036,7 @@ static void conn_report(struct conn *c, enum end e)
 	hexdigest(c->rx_md, rx);
 	printf("sent=%" PRIu64 " sent_sha256=%s recv=%" PRIu64
 	       " recv_sha256=%s end=%s ms=%" PRId64 "%s%s", c->sent, tx,
-	       c->recvd, rx, end_str(e), now_ms() - c->t0,
+	       c->recvd, rx, end_str(e), clock_ms() - c->t0,
 	       c->peer[0] ? " peer=" : "", c->peer);
 	if (o.key_update)
 		printf(" key_updates=%u", c->key_updates);
@@ -1302,7 +1275,7 @@ static void run(void)
 
 	for (;;) {
 		size_t n = 0, base, npoll;
-		int64_t now = now_ms(), wait = -1;
+		int64_t now = clock_ms(), wait = -1;
 
 		if (!o.server)
 			while (nconns < o.parallel && started < o.count)
@@ -1355,7 +1328,7 @@ static void run(void)
 
 		if (poll(pfd, npoll, (int)wait) < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
-		now = now_ms();
+		now = clock_ms();
 		if (deadline && now >= deadline)
 			on_timeout();
 
@@ -1391,7 +1364,7 @@ int main(int argc, char **argv)
 		ctx = tls_setup();
 	target = o.count;
 	if (o.timeout > 0)
-		deadline = now_ms() + (int64_t)(o.timeout * 1000);
+		deadline = clock_ms() + (int64_t)(o.timeout * 1000);
 	if (o.server)
 		server_listen();
 	run();

@@ -48,6 +48,7 @@
  * skipped (no kTLS, or a mode needs io_uring and it is unavailable); 64
  * usage. Every run is bounded by --size and --time-limit.
  */
+#include "util.h"
 #include <buildconf.h>
 
 #include <errno.h>
@@ -1186,31 +1187,6 @@ static void print_table(const char *kernel)
 }
 
 /* ---- main ---------------------------------------------------------------- */
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	uint64_t mul = 1;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': mul = 1ULL << 10; end++; break;
-	case 'm': case 'M': mul = 1ULL << 20; end++; break;
-	case 'g': case 'G': mul = 1ULL << 30; end++; break;
-	}
-	if (mul > 1 && (!strcmp(end, "iB") || !strcmp(end, "B")))
-		end += strlen(end);
-	if (*end || v > UINT64_MAX / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
-}
 
 static unsigned parse_modes(const char *arg)
 {
