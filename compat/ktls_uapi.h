@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 
 /* KTLS_COMPAT_NO_LINUX_TLS_H: build as if the header were absent (to
  * check the fallbacks below on a machine that has it) */
@@ -54,6 +55,20 @@
 #ifndef TLS_GET_RECORD_TYPE
 #define TLS_GET_RECORD_TYPE 2
 #endif
+
+/*
+ * glibc's struct tcp_info stops at tcpi_total_retrans; the kernel's
+ * tcpi_bytes_acked (Linux 4.1) comes two 64-bit fields later.
+ * getsockopt(TCP_INFO) fills as much as it is given.
+ */
+struct ktls_tcp_info {
+	struct tcp_info glibc;
+	uint64_t tcpi_pacing_rate;
+	uint64_t tcpi_max_pacing_rate;
+	uint64_t tcpi_bytes_acked;
+};
+_Static_assert(__builtin_offsetof(struct ktls_tcp_info, tcpi_bytes_acked) ==
+		       120, "struct tcp_info layout");
 
 #ifndef TLS_1_2_VERSION
 #define TLS_1_2_VERSION 0x0303

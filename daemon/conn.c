@@ -568,6 +568,43 @@ static int dir_read(struct conn *c, struct dir *d)
 	return 0;
 }
 
+/*
+ * D's end goes to a kTLS socket: its FIN must wait until the TLS layer has
+ * handed TCP every record (ktls_txq in ktls.h: behind a full send buffer
+ * the kernel holds records back, and shutdown() would lose them). 1 while
+ * it still holds some: a timer asks again, sooner at first.
+ */
+static int dir_tx_held(struct conn *c, struct dir *d)
+{
+	struct side *s = &c->s[d->dst];
+	uint64_t held;
+	int rc;
+
+	if (d->drain_wait)
+		return 1;
+	rc = ktls_txq_held(&s->txq, s->wfd, &held);
+	if (rc == -EAGAIN)
+		held = d->drain_held ? d->drain_held : 1; /* ask again */
+	else if (rc < 0)
+		held = 0;	/* the socket is gone: nothing will move */
+	if (!held) {
+		d->drain_ms = 0;
+		return 0;
+	}
+	if (!d->drain_ms)
+		logc(c->svc, c->id, LOG_DEBUG, "%llu bytes of TLS records wait "
+		     "behind a full send buffer: the FIN waits for them",
+		     (unsigned long long)held);
+	else if (held < d->drain_held)
+		c->t_active = c->w->now;	/* they move: not idle */
+	d->drain_held = held;
+	d->drain_ms = !d->drain_ms ? 1 : d->drain_ms < 64 ? d->drain_ms * 2 :
+							    100;
+	d->drain_wait = 1;
+	worker_soon(c->w, c, d->drain_ms);
+	return 1;
+}
+
 static int dir_write(struct conn *c, struct dir *d)
 {
 	struct side *s = &c->s[d->dst];
@@ -583,11 +620,19 @@ static int dir_write(struct conn *c, struct dir *d)
 		/* The source ended and everything is delivered: pass the end
 		 * on (close_notify, then FIN). */
 		if (s->ktls_tx) {
-			int rc = ktls_send_close_notify(s->wfd, MSG_DONTWAIT);
+			if (!s->close_sent) {
+				int rc = ktls_send_close_notify(s->wfd,
+								MSG_DONTWAIT);
 
-			if (rc == -EAGAIN)
-				return dir_write_wait(c, d, SIDE_NEED_WR);
-			s->close_sent = 1;
+				if (rc == -EAGAIN)
+					return dir_write_wait(c, d,
+							      SIDE_NEED_WR);
+				if (!rc)
+					ktls_txq_add(&s->txq, 2);
+				s->close_sent = 1;
+			}
+			if (dir_tx_held(c, d))
+				return 0;
 		} else if (s->ssl) {
 			/* Once close_notify is queued, never again: a second
 			 * SSL_shutdown() waits for the peer's close_notify
@@ -623,6 +668,8 @@ static int dir_write(struct conn *c, struct dir *d)
 
 		if (r > 0) {
 			n = r;
+			if (s->ktls_tx)
+				ktls_txq_add(&s->txq, n);
 		} else if (errno == EINTR) {
 			return 1;
 		} else if (errno == EAGAIN) {
@@ -760,6 +807,8 @@ static int dir_splice(struct conn *c, struct dir *d)
 		   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	if (n > 0) {
 		d->inpipe -= n;
+		if (t->ktls_tx)
+			ktls_txq_add(&t->txq, n);
 		__atomic_add_fetch(&d->bytes, n, __ATOMIC_RELAXED);
 		if (!d->inpipe)
 			worker_pipe_put(c->w, d->pipe);
@@ -1175,6 +1224,15 @@ void conn_start(struct conn *c, struct worker *w)
 		conn_start_handshake(c);
 }
 
+void conn_soon(struct conn *c)
+{
+	if (c->state != CONN_RELAY)
+		return;
+	c->d[0].drain_wait = c->d[1].drain_wait = 0;
+	c->w->now = now_ms();
+	conn_pump(c);
+}
+
 void conn_tick(struct conn *c, uint64_t now)
 {
 	struct service *svc = c->svc;
@@ -1217,6 +1275,7 @@ uint64_t conn_quiet_ms(const struct conn *c, uint64_t now)
 	if (c->state != CONN_RELAY)
 		return UINT64_MAX;
 	if (c->d[0].len || c->d[1].len || c->d[0].inpipe || c->d[1].inpipe ||
+	    c->d[0].drain_ms || c->d[1].drain_ms ||
 	    (c->s[c->tls_side].ssl && tlsout_pending(c->s[c->tls_side].ssl)))
 		return 0;
 	return now - c->t_active;

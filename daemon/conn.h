@@ -27,6 +27,7 @@
 #include "addr.h"
 #include "config.h"
 #include "ev.h"
+#include "ktls.h"
 
 struct worker;
 struct offload_rekey;
@@ -46,6 +47,7 @@ struct side {
 	int close_sent;		/* close_notify sent (kTLS) or queued (OpenSSL) */
 	struct offload_rekey *rekey; /* TLS 1.3 secrets, if it can rekey */
 	int ku_owed;		/* our KeyUpdate must go before more data */
+	struct ktls_txq txq;	/* ktls_tx: what the TLS layer holds back */
 };
 #define SIDE_NEED_RD 1u
 #define SIDE_NEED_WR 2u
@@ -64,6 +66,11 @@ struct dir {
 	int splice;		/* relayed by splice(2) through pipe[] */
 	int pipe[2];		/* from the worker's pool while inpipe > 0 */
 	size_t inpipe;
+	/* The end waits for the kTLS layer to hand TCP its last records
+	 * (dir_tx_held): asked again by a timer, after drain_ms. */
+	uint8_t drain_wait;
+	uint16_t drain_ms;
+	uint64_t drain_held;	/* bytes held at the last look */
 };
 
 struct conn {
@@ -93,6 +100,8 @@ struct conn {
 	char reason[160];
 
 	struct conn *next, *prev;	/* worker's list */
+	struct conn *soon_next;		/* worker's timer list (worker_soon) */
+	uint64_t soon_at;		/* ms; 0: not on it */
 };
 
 /*
@@ -112,6 +121,9 @@ void conn_close(struct conn *c, const char *reason, int error);
 
 /* Once a second from the worker: enforce the deadlines. */
 void conn_tick(struct conn *c, uint64_t now);
+
+/* The time C asked for with worker_soon() has come. */
+void conn_soon(struct conn *c);
 
 /* Milliseconds since C last moved a byte, 0 while bytes are buffered,
  * UINT64_MAX before the relay started (nothing worth waiting for). */

@@ -132,8 +132,11 @@ int offload_key_update_tx(struct conn *c, struct side *s, char *why,
 	rc = ktls_send_key_update(s->wfd, 0, MSG_DONTWAIT);
 	if (rc == -EAGAIN || rc == -EINTR)
 		return -EAGAIN;
-	if (!rc)
+	if (!rc) {
+		ktls_txq_add(&s->txq, 5);	/* the KeyUpdate message */
+		ktls_txq_rekey(&s->txq, s->wfd);
 		rc = ktls_tls13_rekey(s->wfd, TLS_TX, &r->suite, r->tx, r->len);
+	}
 	if (rc < 0) {
 		snprintf(why, len, "kernel TLS transmit rekey: %s",
 			 strerror(-rc));
@@ -190,6 +193,11 @@ int offload_conn(struct conn *c)
 	tls_keys_forget(s->ssl);
 	s->ktls_tx = !wtx;
 	s->ktls_rx = !wrx;
+	/* Nothing written since the key went in: OpenSSL's last flight is
+	 * all TCP's (SSL_do_handshake() returned 1 after writing it). */
+	if (s->ktls_tx && ktls_txq_start(&s->txq, s->wfd) < 0)
+		logc(c->svc, c->id, LOG_DEBUG, "cannot count what kernel TLS "
+		     "holds back: the end of the data may not wait for it");
 	if (s->ktls_rx && SSL_version(s->ssl) >= TLS1_3_VERSION)
 		ktls_rx_expect_no_pad(s->rfd);
 	detach(s->ssl, s->ktls_tx, s->ktls_rx);

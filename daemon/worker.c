@@ -29,6 +29,7 @@ struct wpriv {
 	struct conn *inbox;
 	struct conn *live;	/* doubly linked through next/prev */
 	struct conn *dead;	/* closed, freed after the batch */
+	struct conn *soon;	/* waiting for worker_soon()'s time */
 	size_t nlive;
 	int stop;		/* atomic: 1 = finish */
 	uint64_t stop_at;	/* atomic: then close what is left */
@@ -98,10 +99,74 @@ static void bufs_free(struct wpriv *p)
 		free(p->bufs[--p->nbufs]);
 }
 
+void worker_soon(struct worker *w, struct conn *c, unsigned ms)
+{
+	struct wpriv *p = wp(w);
+
+	if (!c->soon_at) {
+		c->soon_next = p->soon;
+		p->soon = c;
+	}
+	c->soon_at = now_ms() + ms;
+}
+
+/* Off the timer list (a closed connection is freed after the batch). */
+static void soon_del(struct wpriv *p, struct conn *c)
+{
+	struct conn **pp;
+
+	if (!c->soon_at)
+		return;
+	for (pp = &p->soon; *pp; pp = &(*pp)->soon_next) {
+		if (*pp == c) {
+			*pp = c->soon_next;
+			break;
+		}
+	}
+	c->soon_next = NULL;
+	c->soon_at = 0;
+}
+
+/* Milliseconds until the first worker_soon() time, at most CAP. */
+static int soon_wait(struct wpriv *p, int cap)
+{
+	uint64_t now = now_ms();
+	struct conn *c;
+
+	for (c = p->soon; c; c = c->soon_next) {
+		if (c->soon_at <= now)
+			return 0;
+		if (c->soon_at - now < (uint64_t)cap)
+			cap = (int)(c->soon_at - now);
+	}
+	return cap;
+}
+
+static void run_soon(struct wpriv *p)
+{
+	struct conn *c, *next, *due = NULL;
+
+	/* Take the due ones off first: conn_soon() may ask again. */
+	for (c = p->soon; c; c = next) {
+		next = c->soon_next;
+		if (c->soon_at <= p->pub.now) {
+			soon_del(p, c);
+			c->soon_next = due;
+			due = c;
+		}
+	}
+	for (c = due; c; c = next) {
+		next = c->soon_next;
+		c->soon_next = NULL;
+		conn_soon(c);
+	}
+}
+
 void worker_conn_done(struct worker *w, struct conn *c)
 {
 	struct wpriv *p = wp(w);
 
+	soon_del(p, c);
 	pthread_mutex_lock(&p->lock);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -175,13 +240,14 @@ static void loop(struct wpriv *p, int inline_mode)
 		int stop = __atomic_load_n(&p->stop, __ATOMIC_ACQUIRE);
 		int rc;
 
-		rc = ev_run_once(p->pub.loop, stop ? 100 : 1000);
+		rc = ev_run_once(p->pub.loop, soon_wait(p, stop ? 100 : 1000));
 		if (rc < 0) {
 			logm(LOG_ERR, "worker %d: event loop: %s", p->pub.idx,
 			     strerror(-rc));
 			break;
 		}
 		p->pub.now = now_ms();
+		run_soon(p);
 		reap(p);
 		if (p->pub.now - p->last_tick >= 1000) {
 			p->last_tick = p->pub.now;

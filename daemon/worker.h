@@ -62,6 +62,10 @@ void worker_pipe_put(struct worker *w, int fds[2]);
 void *worker_buf_get(struct worker *w);
 void worker_buf_put(struct worker *w, void *buf);
 
+/* Call conn_soon(C) once, MS milliseconds from now (or a little later).
+ * Asking again while C waits moves the time. */
+void worker_soon(struct worker *w, struct conn *c, unsigned ms);
+
 /* From conn.c: C is closed; free it after the current batch. */
 void worker_conn_done(struct worker *w, struct conn *c);
 

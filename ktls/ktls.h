@@ -22,7 +22,8 @@
  * HKDF-Expand-Label and TLS 1.2 PRF key block), ktls_info.c (filling
  * crypto_info), ktls_keylog.c (parsing keylog lines), ktls_sock.c
  * (ULP, install, getsockopt), ktls_record.c (control records),
- * ktls_probe.c (capability probe and its summary).
+ * ktls_txq.c (records the kernel holds back from TCP), ktls_probe.c
+ * (capability probe and its summary).
  */
 #ifndef KTLSD_KTLS_H
 #define KTLSD_KTLS_H
@@ -376,6 +377,55 @@ int ktls_send_alert(int fd, uint8_t level, uint8_t desc, int flags);
  */
 ssize_t ktls_recv_record(int fd, void *buf, size_t len, uint8_t *type,
 			 int flags);
+
+/* ---- what the TLS layer still holds (ktls_txq.c) --------------------- */
+
+/*
+ * Linux's software kTLS seals a record when it is sent, and hands it to
+ * TCP only while TCP's send buffer has room: behind a full buffer the
+ * records wait in the TLS layer until the socket's write-space callback
+ * pushes them. Nothing tells user space they are there, and a
+ * shutdown(SHUT_WR) then loses them (the FIN goes first, the late push
+ * fails), as does close() (the kernel frees them). So ktlsd counts: TCP's
+ * stream (bytes acknowledged plus SIOCOUTQ) must have grown, since the
+ * transmit key went in, by every plaintext byte given to the socket plus
+ * each record's overhead times the records sealed (the TLS_TX sequence
+ * number the kernel reports).
+ */
+struct ktls_txq {
+	uint64_t tcp0;		/* TCP's stream length at the start */
+	uint64_t seq0;		/* TLS_TX sequence number then */
+	uint64_t records;	/* sealed under earlier transmit keys */
+	uint64_t plain;		/* plaintext bytes given since the start */
+	unsigned overhead;	/* bytes a record adds to its plaintext */
+	bool valid;		/* started: held() can tell */
+};
+
+/* The bytes a record of @version (TLS1_2_VERSION, TLS1_3_VERSION) and
+ * kernel cipher @cipher_type adds to its plaintext: header, explicit
+ * nonce, TLS 1.3 inner type, tag. 0 for what ktlsd does not offload. */
+unsigned ktls_record_overhead(int version, unsigned cipher_type);
+
+/* Start counting on @fd right after its TLS_TX key went in, with
+ * nothing written since. 0, or -errno (@q then stays invalid and
+ * ktls_txq_held() always answers 0). */
+int ktls_txq_start(struct ktls_txq *q, int fd);
+
+/* @n plaintext bytes were accepted by a write, splice or control record. */
+static inline void ktls_txq_add(struct ktls_txq *q, uint64_t n)
+{
+	q->plain += n;
+}
+
+/* A new transmit key is about to go in (its sequence restarts at 0):
+ * count the records sealed under the current one. 0 or -errno. */
+int ktls_txq_rekey(struct ktls_txq *q, int fd);
+
+/* Into @held, the bytes the TLS layer of @fd still holds back from TCP
+ * (0: everything ktlsd wrote is TCP's; shutdown and close are safe).
+ * 0, -EAGAIN (acknowledgements moved under the reading: ask again), or
+ * -errno. */
+int ktls_txq_held(const struct ktls_txq *q, int fd, uint64_t *held);
 
 /* ---- capability probe (ktls_probe.c) --------------------------------- */
 

@@ -92,18 +92,13 @@ run 4 c4 "client mode, TLS backend half-closes first, plain client sends after E
 is "client mode: TLS backend received the 2 MiB sent after its EOF" \
 	"$(field "$T/be4.out" recv)" 2097152
 
-# Known bug on the kernel TLS path (issue 3): records that the kernel's TLS
-# layer still queues behind a full send buffer are lost when ktlsd shuts
-# the socket down (close_notify, then shutdown(SHUT_WR)); the client sees
-# EOF without close_notify.  The userspace path passes.
-if kernel_ktls; then
-	TODO="kTLS loses records queued behind a full send buffer at shutdown (issue 3)"
-fi
+# On the kernel TLS path the records the kernel's TLS layer holds back
+# behind the slow reader's full window must reach it before close_notify's
+# FIN (the kernel would drop them at shutdown): ktlsd waits for them.
 run 5 s5 "server mode, close_notify held up by a slow reader while it uploads" \
 	"${TLSCL[@]}" --send 8M --read-after 700 --rcvbuf 4096
 is "server mode: backend received all 8 MiB uploaded" \
 	"$(field "$T/be5.out" recv)" 8388608
-TODO=
 
 check "daemon still running" daemon_alive d
 daemon_stop d 10

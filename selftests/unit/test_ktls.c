@@ -27,6 +27,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -1023,8 +1026,10 @@ TEST(ulp_on_plain_tcp)
 
 /* ---- with kernel TLS -------------------------------------------------- */
 
-/* A connected loopback pair: *a the client, *b the accepted end. */
-static void tcp_pair(int *a, int *b)
+/* A connected loopback pair: *a the client, *b the accepted end; with
+ * SNDBUF on *a and RCVBUF on *b (bytes, 0: the default) set before the
+ * handshake, when the window is agreed. */
+static void tcp_pair_bufs(int *a, int *b, int sndbuf, int rcvbuf)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
@@ -1032,14 +1037,25 @@ static void tcp_pair(int *a, int *b)
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ASSERT_TRUE(l >= 0);
+	if (rcvbuf)
+		ASSERT_EQ(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				     sizeof(rcvbuf)), 0);
 	ASSERT_EQ(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	ASSERT_EQ(listen(l, 1), 0);
 	ASSERT_EQ(getsockname(l, (struct sockaddr *)&sin, &len), 0);
 	*a = socket(AF_INET, SOCK_STREAM, 0);
+	if (sndbuf)
+		ASSERT_EQ(setsockopt(*a, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+				     sizeof(sndbuf)), 0);
 	ASSERT_EQ(connect(*a, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	*b = accept(l, NULL, NULL);
 	ASSERT_TRUE(*b >= 0);
 	close(l);
+}
+
+static void tcp_pair(int *a, int *b)
+{
+	tcp_pair_bufs(a, b, 0, 0);
 }
 
 static void need_ulp(int fd)
@@ -1097,6 +1113,112 @@ TEST(ktls_records_and_info)
 	fflush(stdout);
 	close(a);
 	close(b);
+}
+
+static uint64_t now_ms_(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Records behind a full send buffer: the kernel seals them and holds them
+ * back from TCP (where a FIN would overtake and lose them). ktls_txq must
+ * see them held, then see TCP take them all as the reader drains, and the
+ * reader must then get exactly what the count expects.
+ */
+TEST(txq_counts_records_held_back)
+{
+	union ktls_crypto_info ci;
+	unsigned char secret[32], buf[16384];
+	struct ktls_suite s;
+	struct ktls_info info;
+	struct ktls_txq q;
+	uint64_t plain = 0, got = 0, held = 0, max_held = 0, deadline;
+	int a, b, sent_close = 0;
+	struct timeval tv = { .tv_sec = 5 };
+
+	tcp_pair_bufs(&a, &b, 8192, 4096);
+	need_ulp(a);
+	ASSERT_EQ(setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	ASSERT_EQ(suite_of(TLS1_3_VERSION, 0x1301, &s), 0);
+	unhex(RFC8448_S_AP, secret, sizeof(secret));
+	ASSERT_TRUE(ktls_crypto_info_tls13(&ci, &s, secret, 32, 5) > 0);
+	ASSERT_EQ(ktls_install(a, TLS_TX, &ci), 0);
+	ASSERT_EQ(ktls_txq_start(&q, a), 0);
+	EXPECT_EQ(q.overhead, 22);
+	ASSERT_EQ(fcntl(a, F_SETFL, O_NONBLOCK), 0);
+	memset(buf, 'x', sizeof(buf));
+
+	/* Fill: bounded in count, the reader reads nothing yet. */
+	for (int i = 0, again = 0; i < 64 && again < 3; i++) {
+		ssize_t n = write(a, buf, sizeof(buf));
+
+		if (n > 0) {
+			ktls_txq_add(&q, n);
+			plain += n;
+		} else {
+			ASSERT_EQ(errno, EAGAIN);
+			again++;
+			usleep(2000);
+		}
+	}
+	ASSERT_TRUE(plain > 0);
+
+	/* Drain a little at a time until TCP has everything: bounded in
+	 * time. close_notify goes in as soon as there is room. */
+	deadline = now_ms_() + 5000;
+	for (;;) {
+		ssize_t n;
+		int rc;
+
+		if (!sent_close && ktls_send_close_notify(a, MSG_DONTWAIT) == 0) {
+			ktls_txq_add(&q, 2);
+			sent_close = 1;
+		}
+		rc = ktls_txq_held(&q, a, &held);
+		ASSERT_TRUE(rc == 0 || rc == -EAGAIN);
+		if (rc == 0 && held > max_held)
+			max_held = held;
+		if (rc == 0 && sent_close && !held)
+			break;
+		ASSERT_TRUE(now_ms_() < deadline);
+		n = recv(b, buf, 1024, MSG_DONTWAIT);
+		if (n > 0)
+			got += n;
+		usleep(1000);
+	}
+	printf("# %llu plaintext bytes; up to %llu bytes of records held back\n",
+	       (unsigned long long)plain, (unsigned long long)max_held);
+	fflush(stdout);
+	EXPECT_TRUE(max_held > 0);	/* the case this is for happened */
+	ASSERT_EQ(shutdown(a, SHUT_WR), 0);
+	for (;;) {
+		ssize_t n = recv(b, buf, sizeof(buf), 0);
+
+		ASSERT_TRUE(n >= 0);
+		if (!n)
+			break;
+		got += n;
+	}
+	ASSERT_EQ(ktls_get_info(a, TLS_TX, &info), 0);
+	EXPECT_EQ(got, plain + 2 + (info.rec_seq - 5) * 22);
+	close(a);
+	close(b);
+}
+
+TEST(record_overhead)
+{
+	EXPECT_EQ(ktls_record_overhead(TLS1_2_VERSION, 51), 29); /* GCM */
+	EXPECT_EQ(ktls_record_overhead(TLS1_2_VERSION, 52), 29);
+	EXPECT_EQ(ktls_record_overhead(TLS1_2_VERSION, 53), 29); /* CCM */
+	EXPECT_EQ(ktls_record_overhead(TLS1_2_VERSION, 54), 21); /* ChaCha */
+	EXPECT_EQ(ktls_record_overhead(TLS1_3_VERSION, 51), 22);
+	EXPECT_EQ(ktls_record_overhead(TLS1_3_VERSION, 54), 22);
+	EXPECT_EQ(ktls_record_overhead(TLS1_3_VERSION, 0), 0);
+	EXPECT_EQ(ktls_record_overhead(0x0302, 51), 0);
 }
 
 /* ---- a fake kernel TLS for the probe's logic ------------------------- */
