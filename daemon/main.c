@@ -592,6 +592,9 @@ int main(int argc, char **argv)
 
 	logm(LOG_NOTICE, "ktlsd %s on Linux, with %s", KTLSD_VERSION,
 	     OpenSSL_version(OPENSSL_VERSION));
+	/* Probe kernel TLS while privileged (attaching the ULP as root
+	 * loads the tls module), before the TLS contexts are built. */
+	offload_probe();
 	if (path)
 		logm(LOG_NOTICE, "Reading configuration from file %s", path);
 	else
@@ -608,9 +611,7 @@ int main(int argc, char **argv)
 	logm(LOG_NOTICE, "Configuration successful");
 	logm(LOG_DEBUG, "Clients allowed=%ld", max_clients);
 
-	/* Probe kernel TLS while privileged: attaching the ULP as root
-	 * loads the tls module. */
-	offload_init();
+	offload_log();
 
 	/* Transparent proxying: privileges, routing, netfilter state; what
 	 * tproxy = auto installs is removed when the process exits. */

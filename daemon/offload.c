@@ -26,11 +26,23 @@ struct offload_rekey {
 	unsigned gen_tx, gen_rx;	/* generations installed */
 };
 
-void offload_init(void)
+static int probed;
+
+void offload_probe(void)
 {
 	ktls_probe(&caps);
 	ktls_caps_summary(&caps, summary, sizeof(summary));
+	probed = 1;
+}
+
+void offload_log(void)
+{
 	logm(LOG_NOTICE, "%s", summary);
+}
+
+int offload_possible(void)
+{
+	return !probed || !caps.ulp_err;
 }
 
 const char *offload_summary(void)

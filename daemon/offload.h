@@ -13,9 +13,17 @@
 struct conn;
 struct offload_rekey;
 
-/* Probe the kernel (while still privileged: attaching the ULP as root
- * loads the tls module) and log one line of what it offers. */
-void offload_init(void);
+/* Probe the kernel, quietly (while still privileged: attaching the ULP
+ * as root loads the tls module), before the TLS contexts are built. */
+void offload_probe(void);
+
+/* Log one line of what the probe found. */
+void offload_log(void);
+
+/* False when the probe found no kernel TLS at all: the TLS contexts then
+ * capture no traffic secrets (OpenSSL formats none either). True before
+ * the probe. */
+int offload_possible(void);
 
 /* The probe's one-line summary, for the status page. */
 const char *offload_summary(void);

@@ -19,6 +19,7 @@
  * renegotiation as configured, client-initiated never.
  */
 #include "tls.h"
+#include "offload.h"
 #include "tls_keys.h"
 #include "log.h"
 #include "util.h"
@@ -1076,7 +1077,7 @@ static void svc_init(struct init_ctx *ic, struct service *svc)
 		return;
 	}
 	SSL_CTX_set_ex_data(t->ctx, ctx_idx, t);
-	if (svc->ktls != KTLS_OFF)
+	if (svc->ktls != KTLS_OFF && offload_possible())
 		tls_keys_setup_ctx(t->ctx);	/* for the kernel switch */
 
 	/* each step reports its own errors; go on to find them all */
