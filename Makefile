@@ -73,7 +73,7 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -I$(B) -Idaemon -Icompat \
-	-Iktls -Iuring -Inetfilter $(DEP_CFLAGS) $(CFLAGS) -MMD -MP
+	-Iktls -Iuring -Inetfilter -Itools/lib $(DEP_CFLAGS) $(CFLAGS) -MMD -MP
 
 # ---- sources --------------------------------------------------------------
 LIB_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c ktls/*.c \
@@ -81,6 +81,7 @@ LIB_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c ktls/*.c \
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 MAIN_OBJ := $(B)/daemon/main.o
 TOOLS    := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/*.c))
+TOOL_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tools/lib/*.c))
 UNIT     := $(patsubst selftests/unit/%.c,$(B)/selftests/%,\
 	$(wildcard selftests/unit/*.c))
 
@@ -108,7 +109,7 @@ $(B)/ktlsd: $(MAIN_OBJ) $(LIB_OBJ)
 	$(quiet) LD $@
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DEP_LIBS)
 
-$(B)/%: $(B)/tools/%.o $(LIB_OBJ)
+$(B)/%: $(B)/tools/%.o $(TOOL_OBJ) $(LIB_OBJ)
 	$(quiet) LD $@
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DEP_LIBS)
 

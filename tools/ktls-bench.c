@@ -33,6 +33,7 @@
  *
  * Only libc and OpenSSL 3 are used.
  */
+#include "tool.h"
 #include "util.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,8 +57,6 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define NORETURN __attribute__((noreturn))
 
 #define EXIT_USAGE	64
 #define HDR_MAGIC	0x3142544bu	/* "KTB1" */
@@ -139,19 +138,6 @@ static NORETURN void usage(const char *msg)
 		fprintf(stderr, "ktls-bench: %s\n", msg);
 	fputs(usage_text, msg ? stderr : stdout);
 	exit(msg ? EXIT_USAGE : 0);
-}
-
-static NORETURN PRINTF(1, 2) void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("ktls-bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	ERR_print_errors_fp(stderr);
-	exit(1);
 }
 
 static uint64_t opt_size(const char *name, const char *s, uint64_t max)

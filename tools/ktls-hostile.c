@@ -19,6 +19,7 @@
  * One thread, one poll() loop: the connections of a flood, or of --parallel
  * P, run side by side. Only libc and OpenSSL 3 are used.
  */
+#include "tool.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -43,8 +44,6 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
-#define PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define NORETURN __attribute__((noreturn))
 
 #define EXIT_USAGE	64
 #define HUGE_CLAIM	0xFFFFFFu	/* the largest 24-bit handshake length */
@@ -98,19 +97,6 @@ static NORETURN void usage(const char *msg)
 		fprintf(stderr, "ktls-hostile: %s\n", msg);
 	fputs(usage_text, stderr);
 	exit(EXIT_USAGE);
-}
-
-static NORETURN PRINTF(1, 2) void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("ktls-hostile: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	ERR_print_errors_fp(stderr);
-	exit(1);
 }
 
 static unsigned long opt_num(const char *name, const char *s,

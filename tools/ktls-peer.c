@@ -19,6 +19,7 @@
  *
  * Only libc and OpenSSL 3 are used.
  */
+#include "tool.h"
 #include "util.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,8 +46,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#define PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define NORETURN __attribute__((noreturn))
 
 #define EXIT_USAGE	64
 #define RX_SCRATCH	(256 * 1024)	/* read buffer when not echoing */
@@ -115,19 +114,6 @@ static NORETURN void usage(const char *msg)
 		fprintf(stderr, "ktls-peer: %s\n", msg);
 	fputs(usage_text, stderr);
 	exit(EXIT_USAGE);
-}
-
-static NORETURN PRINTF(1, 2) void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("ktls-peer: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	ERR_print_errors_fp(stderr);
-	exit(1);
 }
 
 static uint64_t opt_size(const char *name, const char *s)
