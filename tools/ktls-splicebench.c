@@ -89,8 +89,8 @@
 #define STAMP_EVERY	4096
 #define SINK_BUF	(256u << 10)
 #define SPLICE_LEN	(1u << 20)
-#define SPLICE_BATCH	16		/* as daemon/conn.c */
-#define PUMP_BUDGET	32		/* as daemon/conn.c */
+#define SPLICE_BATCH	16		/* as daemon/relay.c */
+#define PUMP_BUDGET	32		/* as daemon/relay.c */
 #define WAIT_MS		100		/* deadline checks while waiting */
 #define MAX_RUNS	50
 #define GIB		(1024.0 * 1024 * 1024)
@@ -492,7 +492,7 @@ out:
 	return NULL;
 }
 
-/* -- the splice(2) pump of modes a and b, after daemon/conn.c dir_splice -- */
+/* -- the splice(2) pump of modes a and b, after daemon/relay.c dir_splice -- */
 
 static int relay_fail(struct run *r, const char *what, int err)
 {
