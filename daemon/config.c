@@ -662,23 +662,6 @@ struct config *config_load(const char *path, int fd, config_report_fn report,
 
 /* ---- printers ----------------------------------------------------------- */
 
-uint64_t config_ssl_option(const char *name)
-{
-	uint64_t v;
-
-	return opt_ssl_lookup(name, &v) ? 0 : v;
-}
-
-void config_print_ssl_options(FILE *out)
-{
-	opt_print_ssl_options(out);
-}
-
-void config_print_sockets(FILE *out)
-{
-	opt_print_sockets(out);
-}
-
 static const char *status_text(const struct opt *o)
 {
 	switch (o->status) {
