@@ -182,7 +182,7 @@ void config_free(struct config *cfg);
 
 /* -help, -options, -sockets output and the options reference (markdown).
  * -options and -sockets are printed next to their tables, in
- * options_tls.c and options_net.c; the others in config.c. */
+ * options_tls.c and options_net.c; the others in config_print.c. */
 void config_print_help(FILE *out);
 void config_print_ssl_options(FILE *out);
 void config_print_sockets(FILE *out);

@@ -8,8 +8,8 @@
  * simple options; options_net.c the handlers of the endpoint options and
  * the socket option table; options_tls.c the handlers of the TLS options
  * and the OpenSSL option table. config.c owns the grammar (files, lines,
- * sections, includes), the validation of finished sections and the help
- * and markdown printers.
+ * sections, includes) and the validation of finished sections;
+ * config_print.c the help and markdown printers.
  */
 #ifndef KTLSD_OPTIONS_H
 #define KTLSD_OPTIONS_H
