@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * config.c - the stunnel.conf grammar (files, lines, [sections], inline
- * includes), the checks that need a finished section (endpoints, SNI
- * links, certificates, address resolution), and the -help and markdown
- * printers of the option table in options.c.
+ * includes) and the checks that need a finished section (endpoints, SNI
+ * links, certificates, address resolution). The -help and markdown
+ * printers of the option table in options.c are in config_print.c.
  *
  * Parsing never stops at the first problem: every error is reported, as
  * "FILE:LINE: message", and config_load() returns NULL if there was any,
@@ -31,29 +31,47 @@
 
 /* ---- reporting ---------------------------------------------------------- */
 
-static char *vformat(struct loc at, const char *fmt, va_list ap)
+/* Every message of the parser is made here: "FILE:LINE: " (none when AT
+ * is NULL), then PREFIX (NULL: none), then FMT. The caller frees it. */
+static char *__printf(3, 0) vformat(const struct loc *at, const char *prefix,
+				    const char *fmt, va_list ap)
 {
 	char *msg, *line;
 
 	if (vasprintf(&msg, fmt, ap) < 0)
 		abort();
-	line = xasprintf("%s:%d: %s", at.file, at.line, msg);
+	if (!prefix)
+		prefix = "";
+	if (at)
+		line = xasprintf("%s:%d: %s%s", at->file, at->line, prefix,
+				 msg);
+	else
+		line = xasprintf("%s%s", prefix, msg);
 	free(msg);
 	return line;
+}
+
+/* The one error reporter behind the others: counts the error and hands
+ * the message (see vformat()) to the caller of config_load(). */
+static void __printf(4, 0) verror(struct opt_ctx *p, const struct loc *at,
+				  const char *prefix, const char *fmt,
+				  va_list ap)
+{
+	char *line = vformat(at, prefix, fmt, ap);
+
+	p->errors++;
+	if (p->report)
+		p->report(p->arg, line);
+	free(line);
 }
 
 void config_error(struct opt_ctx *p, struct loc at, const char *fmt, ...)
 {
 	va_list ap;
-	char *line;
 
 	va_start(ap, fmt);
-	line = vformat(at, fmt, ap);
+	verror(p, &at, NULL, fmt, ap);
 	va_end(ap);
-	p->errors++;
-	if (p->report)
-		p->report(p->arg, line);
-	free(line);
 }
 
 void config_notice(struct opt_ctx *p, struct loc at, const char *fmt, ...)
@@ -62,7 +80,7 @@ void config_notice(struct opt_ctx *p, struct loc at, const char *fmt, ...)
 	char *line;
 
 	va_start(ap, fmt);
-	line = vformat(at, fmt, ap);
+	line = vformat(&at, NULL, fmt, ap);
 	va_end(ap);
 	opt_slist_add(&p->cfg->notices, line, at);
 	free(line);
@@ -76,19 +94,18 @@ static void __printf(3, 4) svc_error(struct opt_ctx *p,
 				     const char *fmt, ...)
 {
 	struct config *cfg = p->cfg;
+	struct loc at = s->at;
+	char *prefix = NULL;
 	va_list ap;
-	char *msg;
 
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
-	va_end(ap);
 	if (s == &cfg->defaults)
-		config_error(p, (struct loc){ cfg->files[0], p->last_line },
-			     "%s", msg);
+		at = (struct loc){ cfg->files[0], p->last_line };
 	else
-		config_error(p, s->at, "[%s]: %s", s->name, msg);
-	free(msg);
+		prefix = xasprintf("[%s]: ", s->name);
+	va_start(ap, fmt);
+	verror(p, &at, prefix, fmt, ap);
+	va_end(ap);
+	free(prefix);
 }
 
 /* ---- services: copy and free -------------------------------------------- */
@@ -488,15 +505,13 @@ static void __printf(3, 4) sni_error(struct opt_ctx *p,
 				     const struct service *s,
 				     const char *fmt, ...)
 {
+	char *prefix = xasprintf("\"sni = %s\": ", s->sni.v);
 	va_list ap;
-	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	verror(p, &s->sni.at, prefix, fmt, ap);
 	va_end(ap);
-	config_error(p, s->sni.at, "\"sni = %s\": %s", s->sni.v, msg);
-	free(msg);
+	free(prefix);
 }
 
 /* Client mode: the name to send. Unset means the host of the first
@@ -586,16 +601,10 @@ static void __printf(2, 3) plain_error(struct opt_ctx *p, const char *fmt,
 				       ...)
 {
 	va_list ap;
-	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	verror(p, NULL, NULL, fmt, ap);
 	va_end(ap);
-	p->errors++;
-	if (p->report)
-		p->report(p->arg, msg);
-	free(msg);
 }
 
 /* The main file, or a dup of FD (the caller keeps FD) when PATH is NULL;
@@ -658,174 +667,4 @@ struct config *config_load(const char *path, int fd, config_report_fn report,
 		return NULL;
 	}
 	return p.cfg;
-}
-
-/* ---- printers ----------------------------------------------------------- */
-
-uint64_t config_ssl_option(const char *name)
-{
-	uint64_t v;
-
-	return opt_ssl_lookup(name, &v) ? 0 : v;
-}
-
-void config_print_ssl_options(FILE *out)
-{
-	opt_print_ssl_options(out);
-}
-
-void config_print_sockets(FILE *out)
-{
-	opt_print_sockets(out);
-}
-
-static const char *status_text(const struct opt *o)
-{
-	switch (o->status) {
-	case OPT_BUILT:
-		return "";
-	case OPT_LATER:
-		return " [not supported yet]";
-	case OPT_WINDOWS:
-		return " [Windows only]";
-	case OPT_NOEFFECT:
-		return " [accepted, no effect]";
-	case OPT_ALIAS:
-		break;
-	}
-	return "";
-}
-
-static void print_help_group(FILE *out, int global)
-{
-	size_t i;
-
-	for (i = 0; i < opt_count; i++) {
-		const struct opt *o = &opt_table[i];
-		char *left;
-
-		if (!(o->flags & OPT_GLOBAL) != !global)
-			continue;
-		if (o->status == OPT_ALIAS) {
-			fprintf(out, "  %-34s same as %s\n", o->name, o->alias);
-			continue;
-		}
-		left = xasprintf("%s = %s", o->name, o->values);
-		if (strlen(left) > 34) /* keep the descriptions aligned */
-			fprintf(out, "  %s\n  %-34s %s%s\n", left, "", o->help,
-				status_text(o));
-		else
-			fprintf(out, "  %-34s %s%s\n", left, o->help,
-				status_text(o));
-		free(left);
-	}
-}
-
-void config_print_help(FILE *out)
-{
-	fprintf(out, "Global options (before the first [section]):\n");
-	print_help_group(out, 1);
-	fprintf(out, "\nService-level options:\n");
-	print_help_group(out, 0);
-}
-
-/* Markdown table cells: '|' must be escaped, even inside code spans. */
-static void md_cell(FILE *out, const char *s, int code)
-{
-	fputs(code ? " `" : " ", out);
-	for (; *s; s++) {
-		if (*s == '|')
-			fputc('\\', out);
-		fputc(*s, out);
-	}
-	fputs(code ? "` |" : " |", out);
-}
-
-static void md_status(FILE *out, const struct opt *o)
-{
-	switch (o->status) {
-	case OPT_BUILT:
-		md_cell(out, "built", 0);
-		break;
-	case OPT_LATER:
-		md_cell(out, o->owner, 0);
-		break;
-	case OPT_WINDOWS:
-		md_cell(out, "Windows only", 0);
-		break;
-	case OPT_NOEFFECT:
-		md_cell(out, "accepted, no effect", 0);
-		break;
-	case OPT_ALIAS:
-		md_cell(out, "alias", 0);
-		break;
-	}
-}
-
-static void md_row(FILE *out, const struct opt *o)
-{
-	const char *def = o->def_text ? o->def_text : o->def;
-	char *desc;
-
-	fputs("|", out);
-	md_cell(out, o->name, 1);
-	md_cell(out, o->flags & OPT_GLOBAL	   ? "global" :
-		     o->set == config_include ? "anywhere" :
-						"service", 0);
-	if (o->status == OPT_ALIAS) {
-		desc = xasprintf("same as `%s`", o->alias);
-		fputs(" |", out);
-		fputs(" |", out);
-		fputs(" |", out);
-		md_status(out, o);
-		md_cell(out, desc, 0);
-		fputs("\n", out);
-		free(desc);
-		return;
-	}
-	md_cell(out, o->values, 1);
-	if (def && o->status == OPT_BUILT)
-		md_cell(out, def, !o->def_text);
-	else
-		fputs(" – |", out);
-	if (o->status == OPT_BUILT)
-		md_cell(out, o->flags & OPT_NORELOAD ? "no" : "yes", 0);
-	else
-		fputs(" – |", out);
-	md_status(out, o);
-	desc = o->note ? xasprintf("%s (%s)", o->help, o->note) :
-			 xstrdup(o->help);
-	md_cell(out, desc, 0);
-	fputs("\n", out);
-	free(desc);
-}
-
-void config_print_markdown(FILE *out)
-{
-	size_t i;
-
-	fputs("# ktlsd configuration options\n\n"
-	      "<!-- Generated from the option table in daemon/options.c "
-	      "(config_print_markdown); do not edit by hand. -->\n\n"
-	      "ktlsd reads stunnel.conf files unchanged. Global options go "
-	      "before the first `[section]`; service-level options given "
-	      "there are the defaults of every section. Option names and "
-	      "keyword values are case-insensitive.\n\n"
-	      "Status: **built** options work now; an option marked with the "
-	      "issue that will build it (`#5`) or *later* fails the "
-	      "configuration with `option 'NAME' is not supported yet`, "
-	      "rather than being ignored; *Windows only* options "
-	      "fail with `option 'NAME' is only available on Windows`; "
-	      "*accepted, no effect* options are accepted, with a notice in "
-	      "the log, so that old files keep working. Reload: whether a "
-	      "SIGHUP applies a change.\n\n"
-	      "| Option | Scope | Values | Default | Reload | Status | "
-	      "Description |\n"
-	      "|---|---|---|---|---|---|---|\n", out);
-	for (i = 0; i < opt_count; i++)
-		if (opt_table[i].flags & OPT_GLOBAL)
-			md_row(out, &opt_table[i]);
-	for (i = 0; i < opt_count; i++)
-		if (!(opt_table[i].flags & OPT_GLOBAL))
-			md_row(out, &opt_table[i]);
 }

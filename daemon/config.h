@@ -180,13 +180,16 @@ struct config *config_load(const char *path, int fd, config_report_fn report,
 			   void *arg);
 void config_free(struct config *cfg);
 
-/* -help, -options, -sockets output and the options reference (markdown). */
+/* -help, -options, -sockets output and the options reference (markdown).
+ * -options and -sockets are printed next to their tables, in
+ * options_tls.c and options_net.c; the others in config_print.c. */
 void config_print_help(FILE *out);
 void config_print_ssl_options(FILE *out);
 void config_print_sockets(FILE *out);
 void config_print_markdown(FILE *out);
 
-/* The OpenSSL SSL_OP_* value for NAME (without the prefix), 0 if none. */
+/* The OpenSSL SSL_OP_* value for NAME (without the prefix), 0 if none
+ * (options_tls.c). */
 uint64_t config_ssl_option(const char *name);
 
 #endif

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * options.c - the option table and the value parsers behind it.
+ * options.c - the option table, the value parsers behind it and the
+ * handlers of the simple options (numbers, keywords, strings, logging,
+ * identity, transparent proxying). The endpoint options have their
+ * handlers in options_net.c, the TLS options with tables of their own
+ * in options_tls.c.
  *
  * Every stunnel option has an entry, so that an option ktlsd does not
  * implement yet fails the configuration with its name instead of being
@@ -17,22 +21,15 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
-#include <net/if.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/ssl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <syslog.h>
-#include <unistd.h>
 
-#define YESNO "The argument needs to be either 'yes' or 'no'"
 /* Timeouts are turned into milliseconds by the event loop: keep them
  * small enough for an int of milliseconds. */
 #define MAX_TIMEOUT (INT_MAX / 1000)
@@ -74,7 +71,7 @@ static void *target(struct opt_ctx *p, const struct opt *o)
 	return base + o->off;
 }
 
-static int parse_yesno(const char *v, int *out)
+int opt_parse_yesno(const char *v, int *out)
 {
 	if (!strcasecmp(v, "yes"))
 		*out = 1;
@@ -86,7 +83,7 @@ static int parse_yesno(const char *v, int *out)
 }
 
 /* A whole decimal number within [MIN, MAX]. */
-static int parse_num(const char *v, long min, long max, long *out)
+int opt_parse_num(const char *v, long min, long max, long *out)
 {
 	char *end;
 	long n;
@@ -109,7 +106,7 @@ static const char *range_why(struct opt_ctx *p, long min, long max)
 	return p->why;
 }
 
-static int kw_lookup(const struct keyword *kw, const char *v, int *out)
+int opt_kw_lookup(const struct keyword *kw, const char *v, int *out)
 {
 	for (; kw->name; kw++)
 		if (!strcasecmp(kw->name, v)) {
@@ -128,7 +125,7 @@ const char *opt_kw_name(const struct keyword *kw, int value)
 }
 
 /* "Expected a, b or c" */
-static const char *kw_why(struct opt_ctx *p, const struct keyword *kw)
+const char *opt_kw_why(struct opt_ctx *p, const struct keyword *kw)
 {
 	size_t n = 0;
 	int len;
@@ -166,10 +163,6 @@ static const struct keyword kw_transparent[] = {
 static const struct keyword kw_tproxy[] = {
 	{ "no", TPROXY_NO }, { "yes", TPROXY_YES }, { "auto", TPROXY_AUTO },
 	{ 0, 0 } };
-static const struct keyword kw_version[] = {
-	{ "all", 0 }, { "SSLv3", SSL3_VERSION }, { "TLSv1", TLS1_VERSION },
-	{ "TLSv1.1", TLS1_1_VERSION }, { "TLSv1.2", TLS1_2_VERSION },
-	{ "TLSv1.3", TLS1_3_VERSION }, { 0, 0 } };
 static const struct keyword kw_level[] = {
 	{ "emerg", LOG_EMERG }, { "alert", LOG_ALERT }, { "crit", LOG_CRIT },
 	{ "err", LOG_ERR }, { "warning", LOG_WARNING },
@@ -191,7 +184,7 @@ static const struct keyword kw_facility[] = {
 static const char *set_bool(struct opt_ctx *p, const struct opt *o,
 			    const char *v)
 {
-	return parse_yesno(v, target(p, o)) ? YESNO : NULL;
+	return opt_parse_yesno(v, target(p, o)) ? OPT_YESNO : NULL;
 }
 
 static const char *set_int(struct opt_ctx *p, const struct opt *o,
@@ -199,7 +192,7 @@ static const char *set_int(struct opt_ctx *p, const struct opt *o,
 {
 	long n;
 
-	if (parse_num(v, o->min, o->max, &n))
+	if (opt_parse_num(v, o->min, o->max, &n))
 		return range_why(p, o->min, o->max);
 	*(int *)target(p, o) = (int)n;
 	return NULL;
@@ -210,7 +203,7 @@ static const char *set_long(struct opt_ctx *p, const struct opt *o,
 {
 	long n;
 
-	if (parse_num(v, o->min, o->max, &n))
+	if (opt_parse_num(v, o->min, o->max, &n))
 		return range_why(p, o->min, o->max);
 	*(long *)target(p, o) = n;
 	return NULL;
@@ -220,7 +213,9 @@ static const char *set_long(struct opt_ctx *p, const struct opt *o,
 static const char *set_kw(struct opt_ctx *p, const struct opt *o,
 			  const char *v)
 {
-	return kw_lookup(o->kw, v, target(p, o)) ? kw_why(p, o->kw) : NULL;
+	if (opt_kw_lookup(o->kw, v, target(p, o)))
+		return opt_kw_why(p, o->kw);
+	return NULL;
 }
 
 /* The last value wins; an empty value unsets the option (so a section
@@ -251,115 +246,6 @@ static const char *set_noeffect(struct opt_ctx *p, const struct opt *o,
 	return NULL;
 }
 
-/* ---- addresses ---------------------------------------------------------- */
-
-/* The syntax of "[HOST:]PORT" or "/path", checked without resolving so
- * that a connect target that cannot be resolved yet is still known to
- * be well-formed. */
-static const char *addr_syntax(struct opt_ctx *p, const char *v, int port0)
-{
-	const char *colon, *port;
-	struct servent se, *res = NULL;
-	char buf[1024];
-	long n;
-
-	if (!*v)
-		return "Empty address";
-	if (v[0] == '/')
-		return strlen(v) < sizeof(((struct sockaddr_un *)0)->sun_path) ?
-			       NULL : "Unix socket path too long";
-	colon = strrchr(v, ':');
-	port = colon ? colon + 1 : v;
-	if (!*port)
-		return "No port given";
-	if (isdigit((unsigned char)*port)) {
-		if (!parse_num(port, port0 ? 0 : 1, 65535, &n))
-			return NULL;
-		snprintf(p->why, sizeof(p->why), "Invalid port \"%s\"", port);
-		return p->why;
-	}
-	if (getservbyname_r(port, "tcp", &se, buf, sizeof(buf), &res) || !res) {
-		snprintf(p->why, sizeof(p->why), "Unknown service name \"%s\"",
-			 port);
-		return p->why;
-	}
-	return NULL;
-}
-
-static const char *set_accept(struct opt_ctx *p, const struct opt *o,
-			      const char *v)
-{
-	const char *why;
-
-	/* Inherited by every section, a global accept would bind the same
-	 * address once per section; in inetd mode stdin is the client. */
-	if (!p->in_section)
-		return "'accept' option is only allowed in a [section]";
-	why = addr_syntax(p, v, 1);
-	if (why)
-		return why;
-	if (addr_resolve(v, 1, &p->cur->accept_addrs, p->why,
-			 sizeof(p->why)) < 0)
-		return p->why;
-	opt_slist_add(&p->cur->accept, v, p->at);
-	return NULL;
-}
-
-/* Resolved when the section is complete: delay = yes may follow. */
-static const char *set_connect(struct opt_ctx *p, const struct opt *o,
-			       const char *v)
-{
-	const char *why = addr_syntax(p, v, 0);
-
-	if (why)
-		return why;
-	opt_slist_add(&p->cur->connect, v, p->at);
-	return NULL;
-}
-
-static const char *set_local(struct opt_ctx *p, const struct opt *o,
-			     const char *v)
-{
-	struct service *s = p->cur;
-	char *text;
-	int rc;
-
-	addrlist_free(&s->local_addrs);
-	opt_sval_set(&s->local, NULL, p->at);
-	if (!*v)
-		return NULL;
-	if (v[0] == '/')
-		return "Expected a host name or an IP address";
-	/* a source address: the kernel picks the port */
-	text = xasprintf("%s:0", v);
-	rc = addr_resolve(text, 0, &s->local_addrs, p->why, sizeof(p->why));
-	free(text);
-	if (rc < 0)
-		return p->why;
-	opt_sval_set(&s->local, v, p->at);
-	return NULL;
-}
-
-static const char *set_status(struct opt_ctx *p, const struct opt *o,
-			      const char *v)
-{
-	struct addrlist tmp = { 0 };
-	const char *why;
-
-	if (!*v) {
-		opt_sval_set(&p->cfg->status, NULL, p->at);
-		return NULL;
-	}
-	why = addr_syntax(p, v, 1);
-	if (why)
-		return why;
-	if (addr_resolve(v, 1, &tmp, p->why, sizeof(p->why)) < 0)
-		return p->why;
-	addrlist_free(&tmp);
-	opt_sval_set(&p->cfg->status, v, p->at);
-	return NULL;
-}
-
 /* ---- transparent proxying ----------------------------------------------- */
 
 /* tproxyPort = PORT[,PORT...]: what a TPROXY rule intercepts */
@@ -377,7 +263,7 @@ static const char *set_tproxy_port(struct opt_ctx *p, const struct opt *o,
 	copy = xstrdup(v);
 	for (tok = strtok_r(copy, ",", &save); tok && !why;
 	     tok = strtok_r(NULL, ",", &save))
-		if (parse_num(tok, 1, 65535, &n)) {
+		if (opt_parse_num(tok, 1, 65535, &n)) {
 			snprintf(p->why, sizeof(p->why),
 				 "Expected ports from 1 to 65535, separated "
 				 "by commas: \"%s\"", tok);
@@ -463,12 +349,12 @@ static const char *set_debug(struct opt_ctx *p, const struct opt *o,
 			       "global part";
 		snprintf(name, sizeof(name), "%.*s", (int)(dot - v), v);
 		if ((size_t)(dot - v) >= sizeof(name) ||
-		    kw_lookup(kw_facility, name, &fac))
+		    opt_kw_lookup(kw_facility, name, &fac))
 			return "Unknown syslog facility";
 	}
 	if (level[0] >= '0' && level[0] <= '7' && !level[1])
 		lvl = level[0] - '0';
-	else if (kw_lookup(kw_level, level, &lvl))
+	else if (opt_kw_lookup(kw_level, level, &lvl))
 		return "Unknown debug level; expected emerg, alert, crit, "
 		       "err, warning, notice, info, debug or 0-7";
 	if (dot)
@@ -494,7 +380,7 @@ static int known_id(const char *v, int group)
 	char buf[16384];
 	long n;
 
-	if (!parse_num(v, 0, INT_MAX, &n))
+	if (!opt_parse_num(v, 0, INT_MAX, &n))
 		return 1;
 	if (group) {
 		struct group gr, *res = NULL;
@@ -517,455 +403,15 @@ static const char *set_id(struct opt_ctx *p, const struct opt *o,
 	return set_str(p, o, v);
 }
 
-/* ---- TLS ---------------------------------------------------------------- */
-
-/* sslVersion (o->min 0) sets both ends, sslVersionMin (1) and
- * sslVersionMax (2) one; "all" is 0, OpenSSL's "no limit". */
-static const char *set_version(struct opt_ctx *p, const struct opt *o,
-			       const char *v)
-{
-	int ver;
-
-	if (kw_lookup(kw_version, v, &ver))
-		return kw_why(p, kw_version);
-#ifdef OPENSSL_NO_SSL3
-	if (ver == SSL3_VERSION)
-		return "SSLv3 is not supported by this OpenSSL build";
-#endif
-	if (o->min != 2)
-		p->cur->version_min = ver;
-	if (o->min != 1)
-		p->cur->version_max = ver;
-	p->cur->version_at = p->at;
-	return NULL;
-}
-
-/* options = NAME sets SSL_OP_NAME, options = -NAME clears it; the later
- * line wins over an earlier (or inherited) one for the same bit. */
-static const char *set_options(struct opt_ctx *p, const struct opt *o,
-			       const char *v)
-{
-	struct service *s = p->cur;
-	int clear = v[0] == '-';
-	uint64_t bit;
-
-	if (opt_ssl_lookup(v + clear, &bit))
-		return "Unknown TLS option (ktlsd -options lists them)";
-	if (clear) {
-		s->options_clear |= bit;
-		s->options_set &= ~bit;
-	} else {
-		s->options_set |= bit;
-		s->options_clear &= ~bit;
-	}
-	return NULL;
-}
-
-static int hexval(char c)
-{
-	return isdigit((unsigned char)c) ? c - '0' :
-					   tolower((unsigned char)c) - 'a' + 10;
-}
-
-/* 16 or 32 bytes of hex, colons allowed anywhere ("00:11:..."). */
-static const char *parse_secret(struct opt_ctx *p, const char *v,
-				unsigned char *out, int *outlen)
-{
-	char hex[65];
-	size_t n = 0, i;
-
-	for (; *v; v++) {
-		if (*v == ':')
-			continue;
-		if (!isxdigit((unsigned char)*v))
-			return "Invalid hexadecimal digit";
-		if (n < sizeof(hex))
-			hex[n] = *v;
-		n++;
-	}
-	if (n != 32 && n != 64) {
-		snprintf(p->why, sizeof(p->why),
-			 "Expected 16 or 32 bytes in hex, got %zu hex digit%s",
-			 n, n == 1 ? "" : "s");
-		return p->why;
-	}
-	for (i = 0; i < n / 2; i++)
-		out[i] = hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]);
-	*outlen = n / 2;
-	return NULL;
-}
-
-static const char *set_ticket_key(struct opt_ctx *p, const struct opt *o,
-				  const char *v)
-{
-	return parse_secret(p, v, p->cur->ticket_key, &p->cur->ticket_key_len);
-}
-
-static const char *set_ticket_mac(struct opt_ctx *p, const struct opt *o,
-				  const char *v)
-{
-	return parse_secret(p, v, p->cur->ticket_mac, &p->cur->ticket_mac_len);
-}
-
 static const char *set_io_engine(struct opt_ctx *p, const struct opt *o,
 				 const char *v)
 {
 	int e;
 
-	if (kw_lookup(kw_io_engine, v, &e))
-		return kw_why(p, kw_io_engine);
+	if (opt_kw_lookup(kw_io_engine, v, &e))
+		return opt_kw_why(p, kw_io_engine);
 	p->cfg->io_engine = e;
 	return NULL;
-}
-
-/* ---- OpenSSL options ---------------------------------------------------- */
-
-struct ssl_opt {
-	const char *name;
-	uint64_t value;
-};
-
-#define SSLOPT(n) { #n, SSL_OP_##n }
-/* Every SSL_OP_* of OpenSSL 3.0; newer ones when the headers have them.
- * Names OpenSSL 3 keeps as 0 (NO_SSLv2, ...) are still accepted, since
- * old configuration files carry them. */
-static const struct ssl_opt ssl_opts[] = {
-	SSLOPT(ALL),
-	SSLOPT(ALLOW_CLIENT_RENEGOTIATION),
-	SSLOPT(ALLOW_NO_DHE_KEX),
-	SSLOPT(ALLOW_UNSAFE_LEGACY_RENEGOTIATION),
-	SSLOPT(CIPHER_SERVER_PREFERENCE),
-#ifdef SSL_OP_CISCO_ANYCONNECT
-	SSLOPT(CISCO_ANYCONNECT),
-#endif
-	SSLOPT(CLEANSE_PLAINTEXT),
-	SSLOPT(COOKIE_EXCHANGE),
-	SSLOPT(CRYPTOPRO_TLSEXT_BUG),
-	SSLOPT(DISABLE_TLSEXT_CA_NAMES),
-	SSLOPT(DONT_INSERT_EMPTY_FRAGMENTS),
-	SSLOPT(ENABLE_KTLS),
-#ifdef SSL_OP_ENABLE_KTLS_TX_ZEROCOPY_SENDFILE
-	SSLOPT(ENABLE_KTLS_TX_ZEROCOPY_SENDFILE),
-#endif
-	SSLOPT(ENABLE_MIDDLEBOX_COMPAT),
-	SSLOPT(EPHEMERAL_RSA),
-	SSLOPT(IGNORE_UNEXPECTED_EOF),
-	SSLOPT(LEGACY_SERVER_CONNECT),
-#ifdef SSL_OP_LEGACY_EC_POINT_FORMATS
-	SSLOPT(LEGACY_EC_POINT_FORMATS),
-#endif
-	SSLOPT(MICROSOFT_BIG_SSLV3_BUFFER),
-	SSLOPT(MICROSOFT_SESS_ID_BUG),
-	SSLOPT(MSIE_SSLV2_RSA_PADDING),
-	SSLOPT(NETSCAPE_CA_DN_BUG),
-	SSLOPT(NETSCAPE_CHALLENGE_BUG),
-	SSLOPT(NETSCAPE_DEMO_CIPHER_CHANGE_BUG),
-	SSLOPT(NETSCAPE_REUSE_CIPHER_CHANGE_BUG),
-	SSLOPT(NO_ANTI_REPLAY),
-	SSLOPT(NO_COMPRESSION),
-	SSLOPT(NO_DTLSv1),
-	SSLOPT(NO_DTLSv1_2),
-	SSLOPT(NO_ENCRYPT_THEN_MAC),
-	SSLOPT(NO_EXTENDED_MASTER_SECRET),
-	SSLOPT(NO_QUERY_MTU),
-	SSLOPT(NO_RENEGOTIATION),
-#ifdef SSL_OP_NO_RX_CERTIFICATE_COMPRESSION
-	SSLOPT(NO_RX_CERTIFICATE_COMPRESSION),
-#endif
-	SSLOPT(NO_SESSION_RESUMPTION_ON_RENEGOTIATION),
-	SSLOPT(NO_SSLv2),
-	SSLOPT(NO_SSLv3),
-	SSLOPT(NO_TICKET),
-	SSLOPT(NO_TLSv1),
-	SSLOPT(NO_TLSv1_1),
-	SSLOPT(NO_TLSv1_2),
-	SSLOPT(NO_TLSv1_3),
-#ifdef SSL_OP_NO_TX_CERTIFICATE_COMPRESSION
-	SSLOPT(NO_TX_CERTIFICATE_COMPRESSION),
-#endif
-	SSLOPT(PKCS1_CHECK_1),
-	SSLOPT(PKCS1_CHECK_2),
-#ifdef SSL_OP_PREFER_NO_DHE_KEX
-	SSLOPT(PREFER_NO_DHE_KEX),
-#endif
-	SSLOPT(PRIORITIZE_CHACHA),
-	SSLOPT(SAFARI_ECDHE_ECDSA_BUG),
-	SSLOPT(SINGLE_DH_USE),
-	SSLOPT(SINGLE_ECDH_USE),
-	SSLOPT(SSLEAY_080_CLIENT_DH_BUG),
-	SSLOPT(SSLREF2_REUSE_CERT_TYPE_BUG),
-	SSLOPT(TLSEXT_PADDING),
-	SSLOPT(TLS_BLOCK_PADDING_BUG),
-	SSLOPT(TLS_D5_BUG),
-	SSLOPT(TLS_ROLLBACK_BUG),
-};
-
-int opt_ssl_lookup(const char *name, uint64_t *val)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(ssl_opts); i++)
-		if (!strcasecmp(ssl_opts[i].name, name)) {
-			*val = ssl_opts[i].value;
-			return 0;
-		}
-	return -1;
-}
-
-void opt_print_ssl_options(FILE *out)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(ssl_opts); i++)
-		fprintf(out, "%s\n", ssl_opts[i].name);
-}
-
-/* ---- socket options ----------------------------------------------------- */
-
-struct sockopt_def {
-	const char *name;
-	int level, optname;
-	enum sockopt_type type;
-	const char *bsd_only;	/* rejected on Linux, with this advice */
-};
-
-#define SOCKOPT(lvl, n, t) { #n, lvl, n, t, NULL }
-static const struct sockopt_def sockopt_defs[] = {
-	SOCKOPT(SOL_SOCKET, SO_DEBUG, SOV_FLAG),
-	SOCKOPT(SOL_SOCKET, SO_DONTROUTE, SOV_FLAG),
-	SOCKOPT(SOL_SOCKET, SO_KEEPALIVE, SOV_FLAG),
-	SOCKOPT(SOL_SOCKET, SO_LINGER, SOV_LINGER),
-	SOCKOPT(SOL_SOCKET, SO_OOBINLINE, SOV_FLAG),
-	SOCKOPT(SOL_SOCKET, SO_RCVBUF, SOV_INT),
-	SOCKOPT(SOL_SOCKET, SO_SNDBUF, SOV_INT),
-	SOCKOPT(SOL_SOCKET, SO_RCVLOWAT, SOV_INT),
-	SOCKOPT(SOL_SOCKET, SO_SNDLOWAT, SOV_INT),
-	SOCKOPT(SOL_SOCKET, SO_RCVTIMEO, SOV_TIMEVAL),
-	SOCKOPT(SOL_SOCKET, SO_SNDTIMEO, SOV_TIMEVAL),
-	SOCKOPT(SOL_SOCKET, SO_REUSEADDR, SOV_FLAG),
-	SOCKOPT(SOL_SOCKET, SO_BINDTODEVICE, SOV_STRING),
-	SOCKOPT(IPPROTO_TCP, TCP_KEEPCNT, SOV_INT),
-	SOCKOPT(IPPROTO_TCP, TCP_KEEPIDLE, SOV_INT),
-	SOCKOPT(IPPROTO_TCP, TCP_KEEPINTVL, SOV_INT),
-	SOCKOPT(IPPROTO_IP, IP_TOS, SOV_INT),
-	SOCKOPT(IPPROTO_IP, IP_TTL, SOV_INT),
-	SOCKOPT(IPPROTO_TCP, TCP_MAXSEG, SOV_INT),
-	SOCKOPT(IPPROTO_TCP, TCP_NODELAY, SOV_FLAG),
-	SOCKOPT(IPPROTO_IP, IP_FREEBIND, SOV_FLAG),
-	{ "IP_BINDANY", 0, 0, SOV_FLAG,
-	  "is BSD-only; on Linux use IP_FREEBIND (binding to an address not "
-	  "yet configured) or transparent = source (#5)" },
-	{ "IPV6_BINDANY", 0, 0, SOV_FLAG,
-	  "is BSD-only; on Linux use IP_FREEBIND (binding to an address not "
-	  "yet configured) or transparent = source (#5)" },
-	SOCKOPT(IPPROTO_IPV6, IPV6_V6ONLY, SOV_FLAG),
-};
-
-/* "yes", "no" or a number, for flags and the on/off half of SO_LINGER */
-static int parse_flag(const char *v, int *out)
-{
-	long n;
-
-	if (!parse_yesno(v, out))
-		return 0;
-	if (parse_num(v, 0, INT_MAX, &n))
-		return -1;
-	*out = n;
-	return 0;
-}
-
-/* "A[:B]" into two numbers; the first may be a flag. */
-static int parse_pair(const char *v, int first_flag, long bmax, long *a,
-		      long *b)
-{
-	char buf[32];
-	const char *colon = strchr(v, ':');
-	int f;
-
-	*b = 0;
-	if (snprintf(buf, sizeof(buf), "%.*s",
-		     (int)(colon ? colon - v : (long)strlen(v)), v) >=
-	    (int)sizeof(buf))
-		return -1;
-	if (colon && parse_num(colon + 1, 0, bmax, b))
-		return -1;
-	if (first_flag) {
-		if (parse_flag(buf, &f))
-			return -1;
-		*a = f;
-		return 0;
-	}
-	return parse_num(buf, 0, INT_MAX, a);
-}
-
-static const char *sockopt_value(const struct sockopt_def *d, const char *v,
-				 struct sockopt_val *out)
-{
-	long a, b;
-
-	switch (d->type) {
-	case SOV_FLAG:
-		return parse_flag(v, &out->u.i) ? YESNO " (or a number)" : NULL;
-	case SOV_INT:
-		if (parse_num(v, 0, INT_MAX, &a))
-			return "Expected a number";
-		out->u.i = a;
-		return NULL;
-	case SOV_LINGER:
-		if (parse_pair(v, 1, INT_MAX, &a, &b))
-			return "Expected ONOFF:SECONDS, e.g. yes:10";
-		out->u.linger.l_onoff = a;
-		out->u.linger.l_linger = b;
-		return NULL;
-	case SOV_TIMEVAL:
-		if (parse_pair(v, 0, 999999, &a, &b))
-			return "Expected SECONDS[:MICROSECONDS]";
-		out->u.tv.tv_sec = a;
-		out->u.tv.tv_usec = b;
-		return NULL;
-	case SOV_STRING:
-		if (!*v || strlen(v) >= IFNAMSIZ)
-			return "Expected an interface name";
-		snprintf(out->u.str, sizeof(out->u.str), "%s", v);
-		return NULL;
-	}
-	return "Unknown option type";
-}
-
-/* "a|l|r:OPTION=VALUE[:VALUE]" into OUT; NULL or why (in WHY). */
-static const char *sockopt_parse(const char *v, struct sockopt_val *out,
-				 char *why, size_t whylen)
-{
-	const struct sockopt_def *d = NULL;
-	const char *eq;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	eq = strchr(v, '=');
-	if (!v[0] || !strchr("alr", tolower((unsigned char)v[0])) ||
-	    v[1] != ':' || !eq)
-		return "Expected a|l|r:OPTION=VALUE (a: the listening socket, "
-		       "l: the accepted one, r: the one to the server)";
-	out->side = tolower((unsigned char)v[0]);
-	for (i = 0; i < ARRAY_SIZE(sockopt_defs); i++)
-		if (strlen(sockopt_defs[i].name) == (size_t)(eq - v - 2) &&
-		    !strncasecmp(sockopt_defs[i].name, v + 2, eq - v - 2))
-			d = &sockopt_defs[i];
-	if (!d) {
-		snprintf(why, whylen,
-			 "Unknown socket option \"%.*s\" (ktlsd -sockets lists "
-			 "them)", (int)(eq - v - 2), v + 2);
-		return why;
-	}
-	if (d->bsd_only) {
-		snprintf(why, whylen, "%s %s", d->name, d->bsd_only);
-		return why;
-	}
-	out->level = d->level;
-	out->name = d->optname;
-	out->type = d->type;
-	out->optname = d->name;
-	return sockopt_value(d, eq + 1, out);
-}
-
-/* The last setting of one option on one side wins, in place, so the
- * list stays one entry per (side, option) for the code that applies it. */
-static const char *set_socket(struct opt_ctx *p, const struct opt *o,
-			      const char *v)
-{
-	struct service *s = p->cur;
-	struct sockopt_val sv;
-	const char *why;
-	size_t i;
-
-	why = sockopt_parse(v, &sv, p->why, sizeof(p->why));
-	if (why)
-		return why;
-	sv.at = p->at;
-	for (i = 0; i < s->n_sockopts; i++)
-		if (s->sockopts[i].side == sv.side &&
-		    s->sockopts[i].level == sv.level &&
-		    s->sockopts[i].name == sv.name) {
-			s->sockopts[i] = sv;
-			return NULL;
-		}
-	s->sockopts = xrealloc(s->sockopts,
-			       (s->n_sockopts + 1) * sizeof(*s->sockopts));
-	s->sockopts[s->n_sockopts++] = sv;
-	return NULL;
-}
-
-static void sockopt_format(const struct sockopt_val *v, char *buf, size_t n)
-{
-	switch (v->type) {
-	case SOV_FLAG:
-		snprintf(buf, n, "%s", v->u.i ? "yes" : "no");
-		break;
-	case SOV_INT:
-		snprintf(buf, n, "%d", v->u.i);
-		break;
-	case SOV_LINGER:
-		snprintf(buf, n, "%s:%d", v->u.linger.l_onoff ? "yes" : "no",
-			 v->u.linger.l_linger);
-		break;
-	case SOV_TIMEVAL:
-		snprintf(buf, n, "%ld:%ld", (long)v->u.tv.tv_sec,
-			 (long)v->u.tv.tv_usec);
-		break;
-	case SOV_STRING:
-		snprintf(buf, n, "%s", v->u.str[0] ? v->u.str : "--");
-		break;
-	}
-}
-
-/* The kernel's own default, read from a fresh TCP socket. */
-static void sockopt_os_default(int fd, int fd6, const struct sockopt_def *d,
-			       char *buf, size_t n)
-{
-	struct sockopt_val v = { .type = d->type };
-	socklen_t len = sizeof(v.u);
-	int s = d->level == IPPROTO_IPV6 ? fd6 : fd;
-
-	snprintf(buf, n, "--");
-	if (s < 0 || getsockopt(s, d->level, d->optname, &v.u, &len) < 0)
-		return;
-	if (d->type == SOV_STRING)
-		v.u.str[len < sizeof(v.u.str) ? len : sizeof(v.u.str) - 1] = 0;
-	sockopt_format(&v, buf, n);
-}
-
-/* The accept/local/remote defaults of D, from the table's socket default. */
-static void sockopt_default(const struct sockopt_def *d, char side,
-			    char *buf, size_t n);
-
-void opt_print_sockets(FILE *out)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int fd6 = socket(AF_INET6, SOCK_STREAM, 0);
-	char a[80], l[80], r[80], os[80];
-	size_t i;
-
-	fprintf(out, "Socket option defaults:\n");
-	fprintf(out, "    %-16s|%10s|%10s|%10s|%10s\n", "Option Name",
-		"Accept", "Local", "Remote", "OS default");
-	fprintf(out, "    ----------------+----------+----------+----------"
-		     "+----------\n");
-	for (i = 0; i < ARRAY_SIZE(sockopt_defs); i++) {
-		const struct sockopt_def *d = &sockopt_defs[i];
-
-		if (d->bsd_only)
-			continue;
-		sockopt_default(d, 'a', a, sizeof(a));
-		sockopt_default(d, 'l', l, sizeof(l));
-		sockopt_default(d, 'r', r, sizeof(r));
-		sockopt_os_default(fd, fd6, d, os, sizeof(os));
-		fprintf(out, "    %-16s|%10s|%10s|%10s|%10s\n", d->name, a, l,
-			r, os);
-	}
-	if (fd >= 0)
-		close(fd);
-	if (fd6 >= 0)
-		close(fd6);
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -1032,7 +478,7 @@ const struct opt opt_table[] = {
 	  .help = "rewrite the seed file", .note = NOSEED },
 	{ "setEnv", G | OPT_REPEAT, LATER("later"), .values = "NAME=VALUE",
 	  .help = "environment variable for exec children" },
-	{ "status", G | OPT_NORELOAD, BUILT, .set = set_status, CFG(status),
+	{ "status", G | OPT_NORELOAD, BUILT, .set = opt_set_status, CFG(status),
 	  .values = "[HOST:]PORT", .def_text = "none",
 	  .help = "ktlsd: address of the built-in plain-HTTP status page" },
 	{ "syslog", G, BUILT, .set = set_bool, CFG(syslog), .values = "yes|no",
@@ -1053,7 +499,7 @@ const struct opt opt_table[] = {
 	  .help = "ktlsd: number of worker threads" },
 
 	/* service-level options */
-	{ "accept", OPT_REPEAT, BUILT, .set = set_accept,
+	{ "accept", OPT_REPEAT, BUILT, .set = opt_set_accept,
 	  .values = "[HOST:]PORT|/PATH",
 	  .help = "listen on this address (only in a [section])" },
 	{ "CAengine", OPT_REPEAT, LATER("later"), .values = "ID",
@@ -1084,7 +530,7 @@ const struct opt opt_table[] = {
 	  .def = "no", .help = "yes: ktlsd is the TLS client of the server" },
 	{ "config", OPT_REPEAT, LATER("later"), .values = "CMD[:PARAM]",
 	  .help = "raw SSL_CONF_cmd" },
-	{ "connect", OPT_REPEAT, BUILT, .set = set_connect,
+	{ "connect", OPT_REPEAT, BUILT, .set = opt_set_connect,
 	  .values = "[HOST:]PORT|/PATH",
 	  .help = "server address (no host: localhost)" },
 	{ "CRLfile", 0, BUILT, .set = set_str, SVC(crlfile), .values = "FILE",
@@ -1125,7 +571,7 @@ const struct opt opt_table[] = {
 	  .note = "auto: offload each direction that can be, say why not" },
 	{ "libwrap", 0, LATER("later"), .values = "yes|no",
 	  .help = "TCP Wrappers check" },
-	{ "local", 0, BUILT, .set = set_local, .values = "HOST",
+	{ "local", 0, BUILT, .set = opt_set_local, .values = "HOST",
 	  .help = "source address of connections to the server" },
 	{ "logId", 0, LATER("later"),
 	  .values = "sequential|unique|thread|process",
@@ -1140,7 +586,7 @@ const struct opt opt_table[] = {
 	  .help = "send and check an OCSP nonce" },
 	{ "OCSPrequire", 0, LATER("later"), .values = "yes|no",
 	  .help = "fail without a conclusive OCSP answer" },
-	{ "options", OPT_REPEAT, BUILT, .set = set_options,
+	{ "options", OPT_REPEAT, BUILT, .set = opt_set_options,
 	  .values = "NAME|-NAME", .def = "NO_SSLv2 NO_SSLv3",
 	  .help = "set (or clear) an OpenSSL SSL_OP_NAME option" },
 	{ "protocol", 0, BUILT, .set = set_protocol, .values = "proxy|proxy-v2",
@@ -1213,27 +659,27 @@ const struct opt opt_table[] = {
 		  "IP (transparent = destination)",
 	  .note = "with verifyChain and no checkHost, the certificate must "
 		  "also match NAME" },
-	{ "socket", OPT_REPEAT, BUILT, .set = set_socket,
+	{ "socket", OPT_REPEAT, BUILT, .set = opt_set_socket,
 	  .values = "a|l|r:OPTION=VALUE[:VALUE]",
 	  .def = "a:SO_REUSEADDR=yes l:TCP_NODELAY=yes r:TCP_NODELAY=yes",
 	  .help = "socket option of the accepting, local or remote socket" },
-	{ "sslVersion", 0, BUILT, .set = set_version, .min = 0,
+	{ "sslVersion", 0, BUILT, .set = opt_set_version, .min = 0,
 	  .values = "all|TLSv1|TLSv1.1|TLSv1.2|TLSv1.3",
 	  .help = "set sslVersionMin and sslVersionMax" },
-	{ "sslVersionMax", 0, BUILT, .set = set_version, .min = 2,
+	{ "sslVersionMax", 0, BUILT, .set = opt_set_version, .min = 2,
 	  .values = "all|TLSv1|TLSv1.1|TLSv1.2|TLSv1.3", .def_text = "all",
 	  .help = "highest TLS version" },
-	{ "sslVersionMin", 0, BUILT, .set = set_version, .min = 1,
+	{ "sslVersionMin", 0, BUILT, .set = opt_set_version, .min = 1,
 	  .values = "all|TLSv1|TLSv1.1|TLSv1.2|TLSv1.3", .def_text = "all",
 	  .help = "lowest TLS version" },
 	{ "stack", 0, NOEFFECT, .values = "BYTES",
 	  .help = "thread stack size",
 	  .note = "connections do not run on threads of their own" },
-	{ "ticketKeySecret", 0, BUILT, .set = set_ticket_key, .values = "HEX",
-	  .def_text = "random",
+	{ "ticketKeySecret", 0, BUILT, .set = opt_set_ticket_key,
+	  .values = "HEX", .def_text = "random",
 	  .help = "session ticket key, 16 or 32 bytes in hex" },
-	{ "ticketMacSecret", 0, BUILT, .set = set_ticket_mac, .values = "HEX",
-	  .def_text = "random",
+	{ "ticketMacSecret", 0, BUILT, .set = opt_set_ticket_mac,
+	  .values = "HEX", .def_text = "random",
 	  .help = "session ticket HMAC key, 16 or 32 bytes in hex" },
 	{ "TIMEOUTbusy", 0, BUILT, .set = set_int, SVC(timeout_busy),
 	  .max = MAX_TIMEOUT, .values = "SECONDS", .def = "300",
@@ -1324,22 +770,4 @@ void opt_set_defaults(struct opt_ctx *p)
 			apply_default(p, o, tok);
 		free(copy);
 	}
-}
-
-static void sockopt_default(const struct sockopt_def *d, char side,
-			    char *buf, size_t n)
-{
-	const struct opt *o, *spelled;
-	char *copy, *tok, *save, why[128];
-	struct sockopt_val v;
-
-	snprintf(buf, n, "--");
-	o = opt_find("socket", &spelled);
-	copy = xstrdup(o->def);
-	for (tok = strtok_r(copy, " ", &save); tok;
-	     tok = strtok_r(NULL, " ", &save))
-		if (!sockopt_parse(tok, &v, why, sizeof(why)) &&
-		    v.side == side && !strcmp(v.optname, d->name))
-			sockopt_format(&v, buf, n);
-	free(copy);
 }

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * options.h - internal to config.c and options.c: the one option table
+ * options.h - internal to the configuration parser: the one option table
  * that drives parsing, -help and doc/options.md, and the parser state the
  * option handlers work on.
  *
- * options.c owns the table, the value parsers and the OpenSSL option and
- * socket option tables; config.c owns the grammar (files, lines,
- * sections, includes), the validation of finished sections and the help
- * and markdown printers.
+ * options.c owns the table, the value parsers and the handlers of the
+ * simple options; options_net.c the handlers of the endpoint options and
+ * the socket option table; options_tls.c the handlers of the TLS options
+ * and the OpenSSL option table. config.c owns the grammar (files, lines,
+ * sections, includes) and the validation of finished sections;
+ * config_print.c the help and markdown printers.
  */
 #ifndef KTLSD_OPTIONS_H
 #define KTLSD_OPTIONS_H
@@ -104,16 +106,42 @@ void opt_sval_set(struct sval *s, const char *v, struct loc at);
 void opt_slist_add(struct slist *l, const char *v, struct loc at);
 void opt_slist_free(struct slist *l);
 
-/* Look up an OpenSSL option name (without SSL_OP_); 0 and *VAL, or -1.
- * Legacy names that OpenSSL 3 keeps as 0 are found with *VAL = 0. */
-int opt_ssl_lookup(const char *name, uint64_t *val);
-
 /* Text of a keyword value, for printing defaults and messages. */
 const char *opt_kw_name(const struct keyword *kw, int value);
 
-/* Printers that live next to their tables (ktlsd -options, -sockets). */
-void opt_print_ssl_options(FILE *out);
-void opt_print_sockets(FILE *out);
+/* options.c: value parsers for the handlers in the other files. Each
+ * returns 0 and sets *OUT, or -1. */
+#define OPT_YESNO "The argument needs to be either 'yes' or 'no'"
+int opt_parse_yesno(const char *v, int *out);	/* yes or no */
+/* a whole decimal number within [MIN, MAX] */
+int opt_parse_num(const char *v, long min, long max, long *out);
+/* V among the names of KW (case-insensitive) */
+int opt_kw_lookup(const struct keyword *kw, const char *v, int *out);
+/* The reason for a value not in KW: "Expected a, b or c" in P->why. */
+const char *opt_kw_why(struct opt_ctx *p, const struct keyword *kw);
+
+/* options_net.c: handlers of accept, connect, local, status and socket. */
+const char *opt_set_accept(struct opt_ctx *p, const struct opt *o,
+			   const char *v);
+const char *opt_set_connect(struct opt_ctx *p, const struct opt *o,
+			    const char *v);
+const char *opt_set_local(struct opt_ctx *p, const struct opt *o,
+			  const char *v);
+const char *opt_set_status(struct opt_ctx *p, const struct opt *o,
+			   const char *v);
+const char *opt_set_socket(struct opt_ctx *p, const struct opt *o,
+			   const char *v);
+
+/* options_tls.c: handlers of sslVersion*, options and the ticket
+ * secrets. */
+const char *opt_set_version(struct opt_ctx *p, const struct opt *o,
+			    const char *v);
+const char *opt_set_options(struct opt_ctx *p, const struct opt *o,
+			    const char *v);
+const char *opt_set_ticket_key(struct opt_ctx *p, const struct opt *o,
+			       const char *v);
+const char *opt_set_ticket_mac(struct opt_ctx *p, const struct opt *o,
+			       const char *v);
 
 /* config.c: report "FILE:LINE: message" at AT (counts as an error), or
  * queue a notice for the daemon to log once the configuration is used. */
