@@ -46,21 +46,7 @@ PY=${VM_PYTHON:-/usr/bin/python3}
 TMO=${KTLSD_VM_XFER_TIMEOUT:-150}
 
 # --- TAP and fork-free helpers ----------------------------------------------------
-n=0 failed=0
-diag() {
-	local l
-	while IFS= read -r l; do echo "# $l"; done <<<"$*"
-}
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -z "${2:-}" ] || diag "$2"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/guest-tap.sh"
 # verdict NAME WHY: ok when WHY is empty; a failure also shows the
 # daemon's log lines since the caller's log mark $m, when it has one
 verdict() {

@@ -22,38 +22,7 @@ B=${1:-${B:-build}}
 # the first Linux that rekeys kernel TLS
 MIN_MAJOR=6 MIN_MINOR=14
 
-n=0 failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -z "${2:-}" ] || sed 's/^/# /' <<<"$2"
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
-todo() {
-	n=$((n + 1))
-	echo "not ok $n - $1 # TODO $2"
-}
-check() {
-	local name=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ $rc = 0 ]; then
-		ok "$name"
-	else
-		not_ok "$name" "\`$*\` exited $rc: $(tail -n 5 <<<"$out")"
-	fi
-	return $rc
-}
-stat_of() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat 2>/dev/null; }
+. "$(dirname "${BASH_SOURCE[0]}")/guest-tap.sh"
 # the extracted kernel package tree (run-vm's vmkroot=)
 KROOT=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^vmkroot=//p' | head -n 1)
 

@@ -27,37 +27,7 @@ PY=${VM_PYTHON:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
 SIZE=4194304
 
-n=0 failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -z "${2:-}" ] || sed 's/^/# /' <<<"$2"
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
-todo() {
-	n=$((n + 1))
-	echo "not ok $n - $1 # TODO $2"
-}
-check() {
-	local name=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ $rc = 0 ]; then
-		ok "$name"
-	else
-		not_ok "$name" "\`$*\` exited $rc: $(tail -n 5 <<<"$out")"
-	fi
-}
-stat_of() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat 2>/dev/null; }
+. "$(dirname "${BASH_SOURCE[0]}")/guest-tap.sh"
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -n 1; }
 
 T=$(mktemp -d /tmp/guest-smoke.XXXXXX)

@@ -37,17 +37,7 @@ SCRIPT=$2
 KTLSD=${KTLSD:-$B/ktlsd}
 PKI=${PKI:-$B/pki}
 
-n=0 failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -z "${2:-}" ] || while IFS= read -r l; do echo "# $l"; done <<<"$2"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/guest-tap.sh"
 finish() {
 	echo "1..$n"
 	[ "$failed" = 0 ]
