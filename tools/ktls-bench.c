@@ -142,25 +142,26 @@ static NORETURN void usage(const char *msg)
 
 static uint64_t opt_size(const char *name, const char *s, uint64_t max)
 {
+	char msg[128];
 	uint64_t v;
 
 	if (parse_size(s, &v) < 0 || v > max) {
-		fprintf(stderr, "ktls-bench: %s: bad value '%s'\n", name, s);
-		usage(NULL);
+		snprintf(msg, sizeof(msg), "%s: bad value '%s'", name, s);
+		usage(msg);
 	}
 	return v;
 }
 
 static double opt_secs(const char *name, const char *s)
 {
-	char *end;
+	char msg[128], *end;
 	double v;
 
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || *end || !(v >= 0 && v <= 86400)) {
-		fprintf(stderr, "ktls-bench: %s: bad seconds '%s'\n", name, s);
-		usage(NULL);
+		snprintf(msg, sizeof(msg), "%s: bad seconds '%s'", name, s);
+		usage(msg);
 	}
 	return v;
 }
