@@ -1200,10 +1200,8 @@ static unsigned parse_modes(const char *arg)
 			if (!strcmp(t, mode_names[m]) ||
 			    !strcmp(t, mode_letters[m]))
 				break;
-		if (m == NMODES) {
-			free(dup);
+		if (m == NMODES)	/* t is in dup: not freed */
 			usage(EXIT_USAGE, "--modes: unknown mode '%s'", t);
-		}
 		bits |= 1u << m;
 	}
 	free(dup);
