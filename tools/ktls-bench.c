@@ -51,14 +51,11 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-
-#define EXIT_USAGE	64
 #define HDR_MAGIC	0x3142544bu	/* "KTB1" */
 #define HDR_LEN		24
 #define SCRATCH		(256 * 1024)
@@ -132,37 +129,15 @@ static const char usage_text[] =
 "  --servername NAME     SNI (default localhost)\n"
 "Output: one JSON object per line on stdout.\n";
 
-static NORETURN void usage(const char *msg)
-{
-	if (msg)
-		fprintf(stderr, "ktls-bench: %s\n", msg);
-	fputs(usage_text, msg ? stderr : stdout);
-	exit(msg ? EXIT_USAGE : 0);
-}
-
-static uint64_t opt_size(const char *name, const char *s, uint64_t max)
-{
-	char msg[128];
-	uint64_t v;
-
-	if (parse_size(s, &v) < 0 || v > max) {
-		snprintf(msg, sizeof(msg), "%s: bad value '%s'", name, s);
-		usage(msg);
-	}
-	return v;
-}
-
 static double opt_secs(const char *name, const char *s)
 {
-	char msg[128], *end;
+	char *end;
 	double v;
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || *end || !(v >= 0 && v <= 86400)) {
-		snprintf(msg, sizeof(msg), "%s: bad seconds '%s'", name, s);
-		usage(msg);
-	}
+	if (errno || *end || !(v >= 0 && v <= 86400))
+		usage("%s: bad seconds '%s'", name, s);
 	return v;
 }
 
@@ -200,6 +175,7 @@ static void parse_args(int argc, char **argv)
 	int c, timeout_set = 0;
 	size_t i;
 
+	tool_usage = usage_text;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_TLS: o.tls = 1; break;
@@ -230,7 +206,7 @@ static void parse_args(int argc, char **argv)
 		case O_TIMEOUT: o.timeout = opt_secs("--timeout", optarg); timeout_set = 1; break;
 		case O_WORKERS: o.workers = (unsigned)opt_size("--workers", optarg, 64); break;
 		case 'v': o.verbose = 1; break;
-		case 'h': usage(NULL);
+		case 'h': help();
 		default: usage("unknown option");
 		}
 	}
@@ -254,14 +230,6 @@ static void parse_args(int argc, char **argv)
 }
 
 /* ---- time --------------------------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t secs_ns(double s)
 {

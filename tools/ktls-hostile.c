@@ -37,15 +37,12 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
-
-#define EXIT_USAGE	64
 #define HUGE_CLAIM	0xFFFFFFu	/* the largest 24-bit handshake length */
 #define HUGE_LIMIT	(16u << 20)	/* bytes sent at most after that claim */
 #define FILLER_LEN	16384u		/* payload of each continuation record */
@@ -91,14 +88,6 @@ static const char usage_text[] =
 "  --interval MS  trickle: one byte every MS ms (default 1000)\n"
 "  --timeout S    give up on a connection after S s (default 60)\n";
 
-static NORETURN void usage(const char *msg)
-{
-	if (msg)
-		fprintf(stderr, "ktls-hostile: %s\n", msg);
-	fputs(usage_text, stderr);
-	exit(EXIT_USAGE);
-}
-
 static unsigned long opt_num(const char *name, const char *s,
 			     unsigned long lo, unsigned long hi)
 {
@@ -107,11 +96,8 @@ static unsigned long opt_num(const char *name, const char *s,
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < lo || v > hi) {
-		fprintf(stderr, "ktls-hostile: %s: expected %lu .. %lu\n",
-			name, lo, hi);
-		usage(NULL);
-	}
+	if (errno || end == s || *end || *s == '-' || v < lo || v > hi)
+		usage("%s: expected %lu .. %lu", name, lo, hi);
 	return v;
 }
 
@@ -130,6 +116,7 @@ static void parse_args(int argc, char **argv)
 	int flood = 0, parallel_set = 0, c, npos;
 	char *end;
 
+	tool_usage = usage_text;
 	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -158,8 +145,7 @@ static void parse_args(int argc, char **argv)
 			flood = 1;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
+			help();
 		default:
 			usage(NULL);
 		}
@@ -414,14 +400,6 @@ struct hconn {
 	char reason[128];
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void scan_tls(struct hconn *c, const unsigned char *p, size_t n)
 {
 	while (n && !c->not_tls) {
@@ -485,7 +463,7 @@ static int64_t max_closed_ms;
 
 static void conn_report(struct hconn *c)
 {
-	int64_t ms = now_ms() - (c->connected ? c->t_est : c->t_start);
+	int64_t ms = clock_ms() - (c->connected ? c->t_est : c->t_start);
 	const char *how;
 
 	switch (c->how) {
@@ -529,7 +507,7 @@ static void conn_end(struct hconn *c, enum how how, const char *why, int e)
 static void conn_established(struct hconn *c)
 {
 	c->connected = 1;
-	c->t_est = now_ms();
+	c->t_est = clock_ms();
 	c->next_send = c->t_est;
 }
 
@@ -538,7 +516,7 @@ static void conn_start(struct hconn *c, unsigned id, enum mode mode)
 	memset(c, 0, sizeof(*c));
 	c->id = id;
 	c->mode = mode;
-	c->t_start = now_ms();
+	c->t_start = clock_ms();
 	switch (mode) {
 	case M_GARBAGE_HTTP: c->pl = &pl_http; break;
 	case M_GARBAGE_RANDOM: c->pl = &pl_random; break;
@@ -716,7 +694,7 @@ static void run(void)
 		die("out of memory");
 
 	while (done < o.count) {
-		int64_t now = now_ms(), wait = -1;
+		int64_t now = clock_ms(), wait = -1;
 
 		/* reap finished connections, fill free slots */
 		for (unsigned i = 0; i < o.parallel; i++) {
@@ -735,7 +713,7 @@ static void run(void)
 		if (done >= o.count)
 			break;
 
-		now = now_ms();
+		now = clock_ms();
 		for (unsigned i = 0; i < o.parallel; i++) {
 			struct hconn *c = &cs[i];
 			int64_t due;
@@ -767,7 +745,7 @@ static void run(void)
 			wait = INT32_MAX;
 		if (poll(pfd, o.parallel, (int)wait) < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
-		now = now_ms();
+		now = clock_ms();
 
 		for (unsigned i = 0; i < o.parallel; i++) {
 			struct hconn *c = &cs[i];

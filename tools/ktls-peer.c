@@ -38,7 +38,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -46,8 +45,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-
-#define EXIT_USAGE	64
 #define RX_SCRATCH	(256 * 1024)	/* read buffer when not echoing */
 #define ECHO_CAP	(256 * 1024)	/* echo buffer (grows only with --reply-after-eof) */
 #define GEN_BLOCK	(64 * 1024)	/* bytes generated at once */
@@ -108,23 +105,10 @@ static const char usage_text[] =
 "  --stats               print every connection's line, not only the last\n"
 "  -v, --verbose         negotiated protocol and cipher on stderr\n";
 
-static NORETURN void usage(const char *msg)
+/* parse_size(), any size */
+static uint64_t size_arg(const char *name, const char *s)
 {
-	if (msg)
-		fprintf(stderr, "ktls-peer: %s\n", msg);
-	fputs(usage_text, stderr);
-	exit(EXIT_USAGE);
-}
-
-static uint64_t opt_size(const char *name, const char *s)
-{
-	uint64_t v;
-
-	if (parse_size(s, &v) < 0) {
-		fprintf(stderr, "ktls-peer: %s: bad size '%s'\n", name, s);
-		usage(NULL);
-	}
-	return v;
+	return opt_size(name, s, UINT64_MAX);
 }
 
 static void parse_args(int argc, char **argv)
@@ -163,6 +147,7 @@ static void parse_args(int argc, char **argv)
 	char *end;
 	int c;
 
+	tool_usage = usage_text;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_TLS: o.tls = 1; break;
@@ -180,7 +165,7 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_CIPHERS: o.ciphers = optarg; break;
 		case O_SUITES: o.ciphersuites = optarg; break;
-		case O_SEND: o.send = opt_size("--send", optarg); break;
+		case O_SEND: o.send = size_arg("--send", optarg); break;
 		case O_SEED:
 			errno = 0;
 			o.seed = strtoull(optarg, &end, 0);
@@ -189,32 +174,32 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_ECHO: o.echo = 1; break;
 		case O_CHUNK:
-			v = opt_size("--chunk", optarg);
+			v = size_arg("--chunk", optarg);
 			if (v < 1 || v > (1U << 30))
 				usage("--chunk: 1 .. 1G");
 			o.chunk = v;
 			break;
 		case O_RAE:
-			v = opt_size("--reply-after-eof", optarg);
+			v = size_arg("--reply-after-eof", optarg);
 			if (v > 86400000)
 				usage("--reply-after-eof: too large");
 			o.reply_after_eof = (long)v;
 			break;
 		case O_RA:
-			v = opt_size("--read-after", optarg);
+			v = size_arg("--read-after", optarg);
 			if (v > 86400000)
 				usage("--read-after: too large");
 			o.read_after = (long)v;
 			break;
 		case O_RCVBUF:
-			v = opt_size("--rcvbuf", optarg);
+			v = size_arg("--rcvbuf", optarg);
 			if (v < 1 || v > (1U << 30))
 				usage("--rcvbuf: 1 .. 1G");
 			o.rcvbuf = (int)v;
 			break;
 		case O_NOSHUT: o.no_shutdown = 1; break;
 		case O_EXPECT:
-			v = opt_size("--expect", optarg);
+			v = size_arg("--expect", optarg);
 			if (v > INT64_MAX)
 				usage("--expect: too large");
 			o.expect = (int64_t)v;
@@ -228,26 +213,25 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_STATS: o.stats = 1; break;
 		case O_COUNT:
-			v = opt_size("--count", optarg);
+			v = size_arg("--count", optarg);
 			if (v > 1000000)
 				usage("--count: too large");
 			o.count = (unsigned)v;
 			break;
 		case O_PARALLEL:
-			v = opt_size("--parallel", optarg);
+			v = size_arg("--parallel", optarg);
 			if (v < 1 || v > 100000)
 				usage("--parallel: 1 .. 100000");
 			o.parallel = (unsigned)v;
 			break;
 		case O_KU:
-			o.key_update = opt_size("--key-update", optarg);
+			o.key_update = size_arg("--key-update", optarg);
 			if (!o.key_update)
 				usage("--key-update: at least 1 byte");
 			break;
 		case 'v': o.verbose = 1; break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
+			help();
 		default:
 			usage(NULL);
 		}
@@ -446,12 +430,6 @@ static unsigned char rx_scratch[RX_SCRATCH];
 static int64_t deadline;		/* 0 = none */
 static unsigned finished, failed;
 static unsigned target;			/* connections to finish, 0 = forever */
-
-/* now_ms() (util.h), signed for deadline arithmetic */
-static int64_t clock_ms(void)
-{
-	return (int64_t)now_ms();
-}
 
 static PRINTF(3, 4) void conn_fail(struct conn *c, enum end e,
 				   const char *fmt, ...)
@@ -1007,11 +985,9 @@ static short conn_events(const struct conn *c)
 static void hexdigest(EVP_MD_CTX *md, char out[65])
 {
 	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
 
-	EVP_DigestFinal_ex(md, d, &len);
-	for (unsigned i = 0; i < len && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	EVP_DigestFinal_ex(md, d, NULL);
+	sha256_hex(d, out);
 }
 
 static void conn_report(struct conn *c, enum end e)

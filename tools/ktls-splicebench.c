@@ -48,6 +48,7 @@
  * skipped (no kTLS, or a mode needs io_uring and it is unavailable); 64
  * usage. Every run is bounded by --size and --time-limit.
  */
+#include "tool.h"
 #include "util.h"
 #include <buildconf.h>
 
@@ -57,7 +58,6 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,7 +83,6 @@
 
 #include "ktls.h"
 
-#define EXIT_USAGE	64
 #define EXIT_SKIP	77
 #define CHUNK		(1u << 20)	/* producer write, pattern period */
 #define STAMP_EVERY	4096
@@ -149,31 +148,6 @@ static const char usage_text[] =
 "Exit: 0 all bytes relayed intact, 1 a run failed, 77 skipped (no kernel\n"
 "TLS without --plain, or no io_uring), 64 usage.\n";
 
-static void usage(int rc, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 2, 3)));
-static void usage(int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (fmt) {
-		fputs("ktls-splicebench: ", stderr);
-		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
-		va_end(ap);
-		fputc('\n', stderr);
-	}
-	fputs(usage_text, rc ? stderr : stdout);
-	exit(rc);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- the stream ---------------------------------------------------------- */
 
 static unsigned char *pattern;	/* CHUNK pseudo-random bytes */
@@ -184,7 +158,7 @@ static void pattern_init(void)
 
 	pattern = malloc(CHUNK);
 	if (!pattern)
-		usage(1, "out of memory");
+		die("out of memory");
 	for (size_t i = 0; i < CHUNK; i += 8) {
 		x ^= x << 13;
 		x ^= x >> 7;
@@ -226,12 +200,6 @@ static int stream_digest(uint64_t size, unsigned char md[32])
 	EVP_MD_CTX_free(ctx);
 	free(buf);
 	return rc;
-}
-
-static void hex(const unsigned char *md, char out[65])
-{
-	for (int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
 }
 
 /* ---- sockets ------------------------------------------------------------- */
@@ -486,7 +454,7 @@ static void *sink_main(void *arg)
 	}
 	EVP_DigestFinal_ex(ctx, r->sink_md, NULL);
 out:
-	r->sink_end = now();
+	r->sink_end = now_s();
 	EVP_MD_CTX_free(ctx);
 	free(buf);
 	return NULL;
@@ -595,7 +563,7 @@ static void relay_measure(struct run *r)
 {
 	struct workers w1;
 
-	r->relay_end = now();
+	r->relay_end = now_s();
 	r->thr = thread_cpu(&r->csw);
 	r->thr.user -= r->thr0.user;
 	r->thr.sys -= r->thr0.sys;
@@ -607,7 +575,7 @@ static void relay_measure(struct run *r)
 
 static int relay_timed_out(struct run *r)
 {
-	if (now() < r->deadline)
+	if (now_s() < r->deadline)
 		return 0;
 	return relay_fail(r, "time limit", -ETIMEDOUT);
 }
@@ -866,7 +834,7 @@ static void *relay_main(void *arg)
 	r->thr0 = thread_cpu(&r->csw0);
 	r->r_ready = r->w_ready = true;
 	pthread_barrier_wait(&r->start);
-	r->t0 = now();
+	r->t0 = now_s();
 	r->deadline = r->t0 + o.time_limit;
 	if (r->mode == M_EPOLL) {
 		relay_epoll(r);
@@ -1201,12 +1169,12 @@ static unsigned parse_modes(const char *arg)
 			    !strcmp(t, mode_letters[m]))
 				break;
 		if (m == NMODES)	/* t is in dup: not freed */
-			usage(EXIT_USAGE, "--modes: unknown mode '%s'", t);
+			usage("--modes: unknown mode '%s'", t);
 		bits |= 1u << m;
 	}
 	free(dup);
 	if (!bits)
-		usage(EXIT_USAGE, "--modes: empty");
+		usage("--modes: empty");
 	return bits;
 }
 
@@ -1228,17 +1196,18 @@ static void parse_args(int argc, char **argv)
 	char *end;
 	int c;
 
+	tool_usage = usage_text;
 	while ((c = getopt_long(argc, argv, "vh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_size(optarg, &o.size) || !o.size ||
 			    o.size > 64ULL << 30)
-				usage(EXIT_USAGE, "--size: 1 to 64G, not '%s'", optarg);
+				usage("--size: 1 to 64G, not '%s'", optarg);
 			break;
 		case 'n':
 			o.runs = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || !o.runs || o.runs > MAX_RUNS)
-				usage(EXIT_USAGE, "--runs: 1 to %d", MAX_RUNS);
+				usage("--runs: 1 to %d", MAX_RUNS);
 			break;
 		case 'm':
 			o.modes = parse_modes(optarg);
@@ -1252,7 +1221,7 @@ static void parse_args(int argc, char **argv)
 		case 't':
 			o.time_limit = strtod(optarg, &end);
 			if (*end || !(o.time_limit > 0 && o.time_limit <= 3600))
-				usage(EXIT_USAGE, "--time-limit: 0 to 3600 s");
+				usage("--time-limit: 0 to 3600 s");
 			break;
 		case 'j':
 			o.json = true;
@@ -1261,13 +1230,13 @@ static void parse_args(int argc, char **argv)
 			o.verbose = true;
 			break;
 		case 'h':
-			usage(0, NULL);
+			help();
 		default:
-			usage(EXIT_USAGE, NULL);
+			usage(NULL);
 		}
 	}
 	if (optind < argc)
-		usage(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+		usage("unexpected argument '%s'", argv[optind]);
 	if (!sink || !strcmp(sink, "both"))
 		o.sinks = o.plain ? 1u << S_PLAIN : 3u;
 	else if (!strcmp(sink, "plain"))
@@ -1275,9 +1244,9 @@ static void parse_args(int argc, char **argv)
 	else if (!strcmp(sink, "ktls"))
 		o.sinks = 1u << S_KTLS;
 	else
-		usage(EXIT_USAGE, "--sink: plain, ktls or both");
+		usage("--sink: plain, ktls or both");
 	if (o.plain && (o.sinks & 1u << S_KTLS))
-		usage(EXIT_USAGE, "--sink ktls needs kernel TLS: not with --plain");
+		usage("--sink ktls needs kernel TLS: not with --plain");
 }
 
 /* Why the io_uring modes cannot run here, or NULL. */
@@ -1311,7 +1280,7 @@ static void judge(const struct run *r, struct result *x)
 {
 	x->ran = true;
 	x->sunk = r->sunk;
-	hex(r->sink_md, x->sha);
+	sha256_hex(r->sink_md, x->sha);
 	x->wall = (r->sink_end > r->relay_end ? r->sink_end : r->relay_end) -
 		  r->t0;
 	x->thr_user = r->thr.user;
@@ -1380,7 +1349,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ktls-splicebench: SHA-256 unavailable\n");
 		return 1;
 	}
-	hex(expect_md, expect_hex);
+	sha256_hex(expect_md, expect_hex);
 
 	for (unsigned i = 0; i < o.runs; i++) {
 		for (int s = 0; s < NSINKS; s++) {
