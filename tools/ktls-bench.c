@@ -81,9 +81,7 @@ static const char *const mode_names[] = {
 static struct {
 	enum mode mode;
 	const char *addr;
-	int tls;
-	const char *cert, *key, *ciphers, *ciphersuites, *groups, *sni;
-	int tls_version;		/* 0, 12 or 13 */
+	struct tls_opts tls;
 	uint64_t bytes;
 	unsigned conns;
 	double duration;
@@ -143,19 +141,11 @@ static double opt_secs(const char *name, const char *s)
 
 static void parse_args(int argc, char **argv)
 {
-	enum { O_TLS = 256, O_CERT, O_KEY, O_VER, O_CIPHERS, O_SUITES,
-	       O_GROUPS, O_SNI, O_BYTES, O_CONNS, O_DURATION, O_COUNT,
-	       O_RESUME, O_REQ, O_RESP, O_HOLD, O_INFLIGHT, O_CHUNK,
-	       O_TIMEOUT, O_WORKERS };
+	enum { O_BYTES = 256, O_CONNS, O_DURATION, O_COUNT, O_RESUME, O_REQ,
+	       O_RESP, O_HOLD, O_INFLIGHT, O_CHUNK, O_TIMEOUT, O_WORKERS };
 	static const struct option longopts[] = {
-		{ "tls", no_argument, NULL, O_TLS },
-		{ "cert", required_argument, NULL, O_CERT },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "tls-version", required_argument, NULL, O_VER },
-		{ "ciphers", required_argument, NULL, O_CIPHERS },
-		{ "ciphersuites", required_argument, NULL, O_SUITES },
-		{ "groups", required_argument, NULL, O_GROUPS },
-		{ "servername", required_argument, NULL, O_SNI },
+		TLS_LONGOPTS,
+		TLS_LONGOPT_GROUPS,
 		{ "bytes", required_argument, NULL, O_BYTES },
 		{ "conns", required_argument, NULL, O_CONNS },
 		{ "duration", required_argument, NULL, O_DURATION },
@@ -177,22 +167,9 @@ static void parse_args(int argc, char **argv)
 
 	tool_usage = usage_text;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		if (tls_opts_take(&o.tls, c, optarg))
+			continue;
 		switch (c) {
-		case O_TLS: o.tls = 1; break;
-		case O_CERT: o.cert = optarg; break;
-		case O_KEY: o.key = optarg; break;
-		case O_VER:
-			if (!strcmp(optarg, "1.2"))
-				o.tls_version = 12;
-			else if (!strcmp(optarg, "1.3"))
-				o.tls_version = 13;
-			else
-				usage("--tls-version: 1.2 or 1.3");
-			break;
-		case O_CIPHERS: o.ciphers = optarg; break;
-		case O_SUITES: o.ciphersuites = optarg; break;
-		case O_GROUPS: o.groups = optarg; break;
-		case O_SNI: o.sni = optarg; break;
 		case O_BYTES: o.bytes = opt_size("--bytes", optarg, UINT64_MAX / 2); break;
 		case O_CONNS: o.conns = (unsigned)opt_size("--conns", optarg, 19000); break;
 		case O_DURATION: o.duration = opt_secs("--duration", optarg); break;
@@ -219,7 +196,7 @@ static void parse_args(int argc, char **argv)
 		usage("unknown MODE");
 	o.mode = (enum mode)i;
 	o.addr = argv[optind + 1];
-	if (o.mode == M_SERVER && o.tls && (!o.cert || !o.key))
+	if (o.mode == M_SERVER && o.tls.on && (!o.tls.cert || !o.tls.key))
 		usage("a TLS server needs --cert and --key");
 	if (o.mode == M_SERVER && !timeout_set)
 		o.timeout = 3600;
@@ -453,44 +430,24 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 static void tls_setup(void)
 {
 	int server = o.mode == M_SERVER;
-	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() :
-				   TLS_client_method());
+	struct tls_opts t = o.tls;
+	SSL_CTX *ctx;
 
-	if (!ctx)
-		die("SSL_CTX_new");
+	if (!server)
+		t.cert = t.key = NULL;	/* a client has no certificate */
+	ctx = tls_opts_ctx(&t, server);
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (o.tls_version) {
-		int v = o.tls_version == 12 ? TLS1_2_VERSION : TLS1_3_VERSION;
-
-		SSL_CTX_set_min_proto_version(ctx, v);
-		SSL_CTX_set_max_proto_version(ctx, v);
-	}
-	if (o.ciphers && !SSL_CTX_set_cipher_list(ctx, o.ciphers))
-		die("--ciphers %s", o.ciphers);
-	if (o.ciphersuites && !SSL_CTX_set_ciphersuites(ctx, o.ciphersuites))
-		die("--ciphersuites %s", o.ciphersuites);
-	if (o.groups && !SSL_CTX_set1_groups_list(ctx, o.groups))
-		die("--groups %s", o.groups);
 	if (server) {
 		static const unsigned char sid[] = "ktls-bench";
 
-		if (SSL_CTX_use_certificate_chain_file(ctx, o.cert) != 1)
-			die("certificate %s", o.cert);
-		if (SSL_CTX_use_PrivateKey_file(ctx, o.key, SSL_FILETYPE_PEM) != 1)
-			die("key %s", o.key);
 		SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	} else if (o.resume) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+					       SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
 	} else {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-		if (o.resume) {
-			SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
-				SSL_SESS_CACHE_NO_INTERNAL_STORE);
-			SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
-		} else {
-			SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-			SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-		}
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	}
 	g.ctx = ctx;
 }
@@ -509,7 +466,8 @@ static int conn_tls(struct conn *c, int server)
 	{
 		static char name[256];
 
-		snprintf(name, sizeof(name), "%s", o.sni ? o.sni : "localhost");
+		snprintf(name, sizeof(name), "%s",
+			 o.tls.servername ? o.tls.servername : "localhost");
 		SSL_set_tlsext_host_name(c->ssl, name);
 	}
 	if (o.resume && g.slots[c->slot].sess)
@@ -765,7 +723,7 @@ static void srv_accept(void)
 			die("out of memory");
 		c->fd = fd;
 		c->state = ST_RUN;
-		if (o.tls) {
+		if (o.tls.on) {
 			if (conn_tls(c, 1) < 0)
 				die("SSL_new");
 			c->state = ST_HANDSHAKE;
@@ -845,7 +803,7 @@ static void conn_start(unsigned slot)
 	g.started++;
 	g.live++;
 	g.connecting++;
-	if (o.tls && conn_tls(c, 0) < 0)
+	if (o.tls.on && conn_tls(c, 0) < 0)
 		die("SSL_new");
 	if (connect(c->fd, (struct sockaddr *)&g.sa, g.salen) < 0 &&
 	    errno != EINPROGRESS) {
@@ -1013,7 +971,7 @@ static void report(void)
 	double secs;
 
 	printf("{\"mode\":\"%s\",\"tls\":%s,\"conns\":%u,\"errors\":%" PRIu64,
-	       mode_names[o.mode], o.tls ? "true" : "false", o.conns, g.errors);
+	       mode_names[o.mode], o.tls.on ? "true" : "false", o.conns, g.errors);
 	switch (o.mode) {
 	case M_BULK_UP:
 	case M_BULK_DOWN:
@@ -1202,7 +1160,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (unsigned char)(i * 131 + (i >> 9));
 	resolve(o.addr);
-	if (o.tls)
+	if (o.tls.on)
 		tls_setup();
 	if (o.mode == M_SERVER)
 		run_server();

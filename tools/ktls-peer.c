@@ -57,9 +57,7 @@
 static struct {
 	int server;
 	const char *addr;
-	int tls;
-	const char *cert, *key, *ca, *servername, *ciphers, *ciphersuites;
-	int tls_version;		/* 0, 12 or 13 */
+	struct tls_opts tls;
 	uint64_t send;
 	uint64_t seed;
 	int echo;
@@ -113,18 +111,11 @@ static uint64_t size_arg(const char *name, const char *s)
 
 static void parse_args(int argc, char **argv)
 {
-	enum { O_TLS = 256, O_CERT, O_KEY, O_CA, O_SNI, O_VER, O_CIPHERS,
-	       O_SUITES, O_SEND, O_SEED, O_ECHO, O_CHUNK, O_RAE, O_RA, O_RCVBUF,
+	enum { O_SEND = 256, O_SEED, O_ECHO, O_CHUNK, O_RAE, O_RA, O_RCVBUF,
 	       O_NOSHUT, O_EXPECT, O_TIMEOUT, O_STATS, O_COUNT, O_PARALLEL, O_KU };
 	static const struct option longopts[] = {
-		{ "tls", no_argument, NULL, O_TLS },
-		{ "cert", required_argument, NULL, O_CERT },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "ca", required_argument, NULL, O_CA },
-		{ "servername", required_argument, NULL, O_SNI },
-		{ "tls-version", required_argument, NULL, O_VER },
-		{ "ciphers", required_argument, NULL, O_CIPHERS },
-		{ "ciphersuites", required_argument, NULL, O_SUITES },
+		TLS_LONGOPTS,
+		TLS_LONGOPT_CA,
 		{ "send", required_argument, NULL, O_SEND },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "echo", no_argument, NULL, O_ECHO },
@@ -149,22 +140,9 @@ static void parse_args(int argc, char **argv)
 
 	tool_usage = usage_text;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		if (tls_opts_take(&o.tls, c, optarg))
+			continue;
 		switch (c) {
-		case O_TLS: o.tls = 1; break;
-		case O_CERT: o.cert = optarg; break;
-		case O_KEY: o.key = optarg; break;
-		case O_CA: o.ca = optarg; break;
-		case O_SNI: o.servername = optarg; break;
-		case O_VER:
-			if (!strcmp(optarg, "1.2"))
-				o.tls_version = 12;
-			else if (!strcmp(optarg, "1.3"))
-				o.tls_version = 13;
-			else
-				usage("--tls-version: 1.2 or 1.3");
-			break;
-		case O_CIPHERS: o.ciphers = optarg; break;
-		case O_SUITES: o.ciphersuites = optarg; break;
 		case O_SEND: o.send = size_arg("--send", optarg); break;
 		case O_SEED:
 			errno = 0;
@@ -245,7 +223,7 @@ static void parse_args(int argc, char **argv)
 	o.addr = argv[optind + 1];
 
 	if (o.server) {
-		if (o.tls && (!o.cert || !o.key))
+		if (o.tls.on && (!o.tls.cert || !o.tls.key))
 			usage("a TLS server needs --cert and --key");
 		if (o.count == 0 && !o.timeout_set)
 			o.timeout = 0;	/* serving forever: no deadline by default */
@@ -257,7 +235,7 @@ static void parse_args(int argc, char **argv)
 		if (o.parallel > o.count)
 			o.count = o.parallel;
 	}
-	if (!!o.cert != !!o.key)
+	if (!!o.tls.cert != !!o.tls.key)
 		usage("--cert and --key go together");
 }
 
@@ -510,14 +488,15 @@ static void tls_fail(struct conn *c, const char *what, int err, int e,
 		conn_fail(c, e == ECONNRESET || e == EPIPE ? END_RESET : END_ERROR,
 			  "%s: %s", what, e ? strerror(e) : "unexpected EOF");
 	} else {
+		long vr = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+
 		if (code)
 			ERR_error_string_n(code, buf, sizeof(buf));
 		else
 			snprintf(buf, sizeof(buf), "SSL error %d", err);
-		if (o.ca && c->ssl && SSL_get_verify_result(c->ssl) != X509_V_OK)
+		if (o.tls.ca && vr != X509_V_OK)
 			conn_fail(c, END_ERROR, "%s: %s (verify: %s)", what, buf,
-				  X509_verify_cert_error_string(
-					SSL_get_verify_result(c->ssl)));
+				  X509_verify_cert_error_string(vr));
 		else
 			conn_fail(c, END_ERROR, "%s: %s", what, buf);
 	}
@@ -897,13 +876,13 @@ static void conn_start_tls(struct conn *c)
 	if (o.server) {
 		SSL_set_accept_state(s);
 	} else {
-		const char *name = o.servername;
+		const char *name = o.tls.servername;
 
 		if (!name && addr.host[0] && !addr.numeric)
 			name = addr.host;
 		if (name && !SSL_set_tlsext_host_name(s, name))
 			die("bad server name '%s'", name);
-		if (o.ca) {
+		if (o.tls.ca) {
 			if (name) {
 				if (!SSL_set1_host(s, name))
 					die("bad host name '%s'", name);
@@ -921,7 +900,7 @@ static void conn_start_tls(struct conn *c)
 
 static void conn_established(struct conn *c)
 {
-	if (o.tls)
+	if (o.tls.on)
 		conn_start_tls(c);
 	else
 		conn_start_data(c);
@@ -1036,55 +1015,6 @@ static void conn_finish(struct conn *c)
 	if (o.stats || !ok || last || !target)
 		conn_report(c, e);
 	conn_free(c);
-}
-
-/* ---- TLS context ---------------------------------------------------------- */
-
-static SSL_CTX *tls_setup(void)
-{
-	SSL_CTX *x = SSL_CTX_new(o.server ? TLS_server_method()
-					  : TLS_client_method());
-
-	if (!x)
-		die("SSL_CTX_new failed");
-	SSL_CTX_set_mode(x, SSL_MODE_ENABLE_PARTIAL_WRITE |
-			    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (o.tls_version) {
-		int v = o.tls_version == 12 ? TLS1_2_VERSION : TLS1_3_VERSION;
-
-		if (!SSL_CTX_set_min_proto_version(x, v) ||
-		    !SSL_CTX_set_max_proto_version(x, v))
-			die("cannot pin the TLS version");
-	}
-	if (o.ciphers && !SSL_CTX_set_cipher_list(x, o.ciphers))
-		die("--ciphers %s: no usable cipher", o.ciphers);
-	if (o.ciphersuites && !SSL_CTX_set_ciphersuites(x, o.ciphersuites))
-		die("--ciphersuites %s: no usable suite", o.ciphersuites);
-	if (o.cert) {
-		if (SSL_CTX_use_certificate_chain_file(x, o.cert) != 1)
-			die("%s: cannot load the certificate", o.cert);
-		if (SSL_CTX_use_PrivateKey_file(x, o.key, SSL_FILETYPE_PEM) != 1)
-			die("%s: cannot load the key", o.key);
-		if (SSL_CTX_check_private_key(x) != 1)
-			die("%s does not match %s", o.key, o.cert);
-	}
-	if (o.ca) {
-		if (SSL_CTX_load_verify_locations(x, o.ca, NULL) != 1)
-			die("%s: cannot load the CA file", o.ca);
-		if (o.server) {
-			STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o.ca);
-
-			if (names)
-				SSL_CTX_set_client_CA_list(x, names);
-			SSL_CTX_set_verify(x, SSL_VERIFY_PEER |
-					   SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-		} else {
-			SSL_CTX_set_verify(x, SSL_VERIFY_PEER, NULL);
-		}
-	} else {
-		SSL_CTX_set_verify(x, SSL_VERIFY_NONE, NULL);
-	}
-	return x;
 }
 
 /* ---- the loop ------------------------------------------------------------- */
@@ -1322,8 +1252,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_args(argc, argv);
 	addr_parse(o.addr, o.server, &addr);
-	if (o.tls)
-		ctx = tls_setup();
+	if (o.tls.on)
+		ctx = tls_opts_ctx(&o.tls, o.server);
 	target = o.count;
 	if (o.timeout > 0)
 		deadline = clock_ms() + (int64_t)(o.timeout * 1000);

@@ -6,8 +6,11 @@
 #ifndef KTLSD_TOOL_H
 #define KTLSD_TOOL_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/ssl.h>
 
 #define PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define NORETURN __attribute__((noreturn))
@@ -41,5 +44,52 @@ double now_s(void);
 
 /* The 32 bytes of a SHA-256 digest as 64 hex digits and a NUL. */
 void sha256_hex(const unsigned char *md, char out[65]);
+
+/* ---- tls.c: the TLS options and the SSL_CTX they describe ---------------- */
+
+struct tls_opts {
+	int on;				/* --tls */
+	const char *cert, *key;		/* --cert, --key */
+	const char *ca;			/* --ca */
+	const char *servername;		/* --servername */
+	int version;			/* --tls-version: 0, 12 or 13 */
+	const char *ciphers;		/* --ciphers (TLS 1.2) */
+	const char *ciphersuites;	/* --ciphersuites (TLS 1.3) */
+	const char *groups;		/* --groups */
+};
+
+/* getopt_long() values of the TLS options, above every short option */
+enum {
+	OPT_TLS = 0x1000, OPT_CERT, OPT_KEY, OPT_CA, OPT_SERVERNAME,
+	OPT_TLS_VERSION, OPT_CIPHERS, OPT_CIPHERSUITES, OPT_GROUPS,
+};
+
+/* struct option entries: the ones every TLS-speaking tool takes, and two
+ * that only some take */
+#define TLS_LONGOPTS \
+	{ "tls", no_argument, NULL, OPT_TLS }, \
+	{ "cert", required_argument, NULL, OPT_CERT }, \
+	{ "key", required_argument, NULL, OPT_KEY }, \
+	{ "servername", required_argument, NULL, OPT_SERVERNAME }, \
+	{ "tls-version", required_argument, NULL, OPT_TLS_VERSION }, \
+	{ "ciphers", required_argument, NULL, OPT_CIPHERS }, \
+	{ "ciphersuites", required_argument, NULL, OPT_CIPHERSUITES }
+#define TLS_LONGOPT_CA { "ca", required_argument, NULL, OPT_CA }
+#define TLS_LONGOPT_GROUPS { "groups", required_argument, NULL, OPT_GROUPS }
+
+/* Takes the option C (a getopt_long() result) with ARG into T when it is
+ * a TLS option: 1, or 0 when it is not one. A --tls-version other than
+ * 1.2 and 1.3 is a usage error. */
+int tls_opts_take(struct tls_opts *t, int c, const char *arg);
+
+/*
+ * An SSL_CTX for a server or a client as T says; die() on errors. Partial
+ * writes and a moving write buffer are allowed; --tls-version pins the
+ * version; the cipher lists and groups, the certificate and key (checked
+ * against each other). With --ca the peer is verified against it (a
+ * server asks for and requires a client certificate), without nothing is
+ * verified.
+ */
+SSL_CTX *tls_opts_ctx(const struct tls_opts *t, int server);
 
 #endif
