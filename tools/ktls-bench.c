@@ -244,8 +244,7 @@ static struct {
 	int ep;
 	int lfd;
 	SSL_CTX *ctx;
-	struct sockaddr_storage sa;
-	socklen_t salen;
+	struct tool_addr addr;
 	uint64_t t0, deadline, end_at;	/* end_at: handshake/rr duration */
 	struct slot *slots;
 	unsigned nslots;
@@ -475,39 +474,6 @@ static int conn_tls(struct conn *c, int server)
 	return 0;
 }
 
-/* ---- address ------------------------------------------------------------ */
-
-static void resolve(const char *addr)
-{
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *ai;
-	size_t hl;
-	int rc;
-
-	if (!colon || colon == addr)
-		usage("ADDR must be HOST:PORT");
-	hl = (size_t)(colon - addr);
-	if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
-		addr++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		usage("ADDR too long");
-	memcpy(host, addr, hl);
-	host[hl] = 0;
-	if (o.mode == M_SERVER)
-		hints.ai_flags |= AI_PASSIVE;
-	rc = getaddrinfo(host, colon + 1, &hints, &ai);
-	if (rc)
-		die("%s: %s", addr, gai_strerror(rc));
-	memcpy(&g.sa, ai->ai_addr, ai->ai_addrlen);
-	g.salen = ai->ai_addrlen;
-	freeaddrinfo(ai);
-}
-
 /* ---- server ------------------------------------------------------------- */
 
 static void srv_close(struct conn *c, int clean)
@@ -679,10 +645,8 @@ static int conn_pump(struct conn *c)
 static void on_conn_event(struct conn *c)
 {
 	if (c->state == ST_CONNECT) {
-		int err = 0;
-		socklen_t len = sizeof(err);
+		int err = connect_result(c->fd);
 
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 		if (err) {
 			conn_err(c, "connect: %s", strerror(err));
 			client_done(c, END_ERR);
@@ -741,18 +705,9 @@ static NORETURN void run_server(void)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[128], port[16];
-	int one = 1;
 	unsigned i;
 
-	g.lfd = socket(g.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-		       SOCK_CLOEXEC, 0);
-	if (g.lfd < 0)
-		die("socket: %s", strerror(errno));
-	setsockopt(g.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(g.lfd, (struct sockaddr *)&g.sa, g.salen) < 0)
-		die("bind %s: %s", o.addr, strerror(errno));
-	if (listen(g.lfd, 4096) < 0)
-		die("listen: %s", strerror(errno));
+	g.lfd = tool_listen(&g.addr, o.addr);
 	getsockname(g.lfd, (struct sockaddr *)&ss, &sl);
 	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
 		    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
@@ -794,7 +749,7 @@ static void conn_start(unsigned slot)
 		die("out of memory");
 	c->slot = slot;
 	c->state = ST_CONNECT;
-	c->fd = socket(g.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	c->fd = socket(g.addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 		       SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		die("socket: %s", strerror(errno));
@@ -805,7 +760,7 @@ static void conn_start(unsigned slot)
 	g.connecting++;
 	if (o.tls.on && conn_tls(c, 0) < 0)
 		die("SSL_new");
-	if (connect(c->fd, (struct sockaddr *)&g.sa, g.salen) < 0 &&
+	if (connect(c->fd, (struct sockaddr *)&g.addr.ss, g.addr.len) < 0 &&
 	    errno != EINPROGRESS) {
 		conn_err(c, "connect: %s", strerror(errno));
 		client_done(c, END_ERR);
@@ -1149,7 +1104,9 @@ static void event_loop(void)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	char err[320];
 	size_t i;
+	int rc;
 
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
@@ -1159,7 +1116,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	for (i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (unsigned char)(i * 131 + (i >> 9));
-	resolve(o.addr);
+	rc = tool_addr_parse(o.addr, o.mode == M_SERVER ? TOOL_ADDR_PASSIVE : 0,
+			     &g.addr, err, sizeof(err));
+	if (rc == -1)
+		usage("%s", err);
+	if (rc)
+		die("%s", err);
 	if (o.tls.on)
 		tls_setup();
 	if (o.mode == M_SERVER)

@@ -24,19 +24,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -181,50 +178,7 @@ static void parse_args(int argc, char **argv)
 
 /* ---- addresses ------------------------------------------------------------ */
 
-static struct sockaddr_storage peer;
-static socklen_t peer_len;
-
-static void addr_parse(const char *s)
-{
-	struct addrinfo hints, *res;
-	const char *colon;
-	char host[256];
-	size_t hl;
-	int rc;
-
-	if (s[0] == '/' || s[0] == '.') {
-		struct sockaddr_un *un = (struct sockaddr_un *)&peer;
-
-		if (strlen(s) >= sizeof(un->sun_path))
-			die("%s: Unix socket path too long", s);
-		un->sun_family = AF_UNIX;
-		strcpy(un->sun_path, s);
-		peer_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-				       strlen(s) + 1);
-		return;
-	}
-	colon = strrchr(s, ':');
-	if (!colon || !colon[1])
-		die("%s: expected HOST:PORT or /path", s);
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		die("%s: bad host", s);
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(host, colon + 1, &hints, &res);
-	if (rc)
-		die("%s: %s", s, gai_strerror(rc));
-	memcpy(&peer, res->ai_addr, res->ai_addrlen);
-	peer_len = res->ai_addrlen;
-	freeaddrinfo(res);
-}
+static struct tool_addr peer;
 
 /* ---- payloads ------------------------------------------------------------- */
 
@@ -534,13 +488,13 @@ static void conn_start(struct hconn *c, unsigned id, enum mode mode)
 		c->pl = NULL;
 		break;
 	}
-	c->fd = socket(peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	c->fd = socket(peer.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 		       SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		conn_end(c, HOW_ERROR, "socket", errno);
 		return;
 	}
-	if (connect(c->fd, (struct sockaddr *)&peer, peer_len) == 0)
+	if (connect(c->fd, (struct sockaddr *)&peer.ss, peer.len) == 0)
 		conn_established(c);
 	else if (errno != EINPROGRESS && errno != EAGAIN)
 		conn_end(c, HOW_ERROR, "connect", errno);
@@ -638,12 +592,9 @@ static void conn_read(struct hconn *c)
 
 static void conn_on_connect(struct hconn *c)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
+	int err = connect_result(c->fd);
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	if (err == EINPROGRESS || err == EALREADY)
+	if (err == EINPROGRESS)
 		return;
 	if (err) {
 		conn_end(c, HOW_ERROR, "connect", err);
@@ -775,9 +726,12 @@ static void run(void)
 
 int main(int argc, char **argv)
 {
+	char err[320];
+
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv);
-	addr_parse(o.addr);
+	if (tool_addr_parse(o.addr, TOOL_ADDR_UNIX, &peer, err, sizeof(err)))
+		die("%s", err);
 	raise_nofile(o.parallel);
 	make_payloads();
 	run();

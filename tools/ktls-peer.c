@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -241,62 +239,7 @@ static void parse_args(int argc, char **argv)
 
 /* ---- addresses ------------------------------------------------------------ */
 
-struct peer_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char host[256];		/* empty for a Unix socket */
-	int numeric;		/* host is an IP literal */
-};
-
-static struct peer_addr addr;
-
-static void addr_parse(const char *s, int passive, struct peer_addr *a)
-{
-	struct addrinfo hints, *res;
-	const char *colon;
-	unsigned char tmp[sizeof(struct in6_addr)];
-	size_t hl;
-	int rc;
-
-	memset(a, 0, sizeof(*a));
-	if (s[0] == '/' || s[0] == '.') {
-		struct sockaddr_un *un = (struct sockaddr_un *)&a->ss;
-
-		if (strlen(s) >= sizeof(un->sun_path))
-			die("%s: Unix socket path too long", s);
-		un->sun_family = AF_UNIX;
-		strcpy(un->sun_path, s);
-		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-				     strlen(s) + 1);
-		return;
-	}
-	colon = strrchr(s, ':');
-	if (!colon || !colon[1])
-		die("%s: expected HOST:PORT or /path", s);
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(a->host))
-		die("%s: host name too long", s);
-	memcpy(a->host, s, hl);
-	a->host[hl] = '\0';
-	if (!strcmp(a->host, "*"))
-		a->host[0] = '\0';
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-	rc = getaddrinfo(a->host[0] ? a->host : NULL, colon + 1, &hints, &res);
-	if (rc)
-		die("%s: %s", s, gai_strerror(rc));
-	memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
-	a->len = res->ai_addrlen;
-	freeaddrinfo(res);
-	a->numeric = inet_pton(AF_INET, a->host, tmp) == 1 ||
-		     inet_pton(AF_INET6, a->host, tmp) == 1;
-}
+static struct tool_addr addr;
 
 /* ---- the pseudo-random stream: xorshift64*, little-endian words ---------- */
 
@@ -908,12 +851,9 @@ static void conn_established(struct conn *c)
 
 static void conn_on_connect(struct conn *c)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
+	int err = connect_result(c->fd);
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	if (err == EINPROGRESS || err == EALREADY)
+	if (err == EINPROGRESS)
 		return;
 	if (err) {
 		conn_fail(c, err == ECONNRESET ? END_RESET : END_ERROR,
@@ -1062,27 +1002,12 @@ static void client_start(void)
 static void server_listen(void)
 {
 	char port[64];
-	int one = 1;
 
-	lfd = socket(addr.ss.ss_family,
-		     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (lfd < 0)
-		die("socket: %s", strerror(errno));
+	lfd = tool_listen(&addr, o.addr);
 	if (addr.ss.ss_family == AF_UNIX) {
-		const char *path = ((struct sockaddr_un *)&addr.ss)->sun_path;
-		struct stat st;
-
-		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(path);
-		snprintf(port, sizeof(port), "%s", path);
+		snprintf(port, sizeof(port), "%s",
+			 ((struct sockaddr_un *)&addr.ss)->sun_path);
 	} else {
-		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	}
-	if (bind(lfd, (struct sockaddr *)&addr.ss, addr.len) < 0)
-		die("bind %s: %s", o.addr, strerror(errno));
-	if (listen(lfd, 4096) < 0)
-		die("listen: %s", strerror(errno));
-	if (addr.ss.ss_family != AF_UNIX) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 
@@ -1248,10 +1173,15 @@ static void run(void)
 
 int main(int argc, char **argv)
 {
+	char err[320];
+
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_args(argc, argv);
-	addr_parse(o.addr, o.server, &addr);
+	if (tool_addr_parse(o.addr, TOOL_ADDR_UNIX |
+			    (o.server ? TOOL_ADDR_PASSIVE : 0), &addr, err,
+			    sizeof(err)))
+		die("%s", err);
 	if (o.tls.on)
 		ctx = tls_opts_ctx(&o.tls, o.server);
 	target = o.count;

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <openssl/ssl.h>
 
@@ -91,5 +92,37 @@ int tls_opts_take(struct tls_opts *t, int c, const char *arg);
  * verified.
  */
 SSL_CTX *tls_opts_ctx(const struct tls_opts *t, int server);
+
+/* ---- net.c: addresses, listening, connecting ----------------------------- */
+
+/*
+ * An address as the tools take it: HOST:PORT split at the last ':' (the
+ * host may be in brackets; "*" or none is every local address for a
+ * listener, the loopback for a client), or with TOOL_ADDR_UNIX a Unix
+ * socket path that starts with '/' or '.'.
+ */
+struct tool_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[256];		/* empty for a Unix socket or no host */
+	int numeric;		/* host is an IP literal */
+};
+
+#define TOOL_ADDR_PASSIVE	1	/* to listen on */
+#define TOOL_ADDR_UNIX		2	/* a path is a Unix socket */
+
+/* Resolves S into A. 0; -1 when S is malformed, -2 when it does not
+ * resolve, with the reason in ERR. */
+int tool_addr_parse(const char *s, int flags, struct tool_addr *a,
+		    char *err, size_t errlen);
+
+/* A non-blocking socket listening on A (SO_REUSEADDR, a backlog of 4096;
+ * a stale Unix socket is removed first); die() on errors, which name A
+ * as TEXT. */
+int tool_listen(const struct tool_addr *a, const char *text);
+
+/* The outcome of a non-blocking connect() on FD once it polls writable:
+ * 0 connected, EINPROGRESS (EALREADY too) not yet, or the error. */
+int connect_result(int fd);
 
 #endif
