@@ -80,8 +80,11 @@ LIB_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c ktls/*.c \
 	uring/*.c netfilter/*.c compat/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 MAIN_OBJ := $(B)/daemon/main.o
+# tools/NAME.c is the program NAME; tools/NAME/*.c, where there are any,
+# are its own modules; every tools/lib/*.c is linked into every tool
 TOOLS    := $(patsubst tools/%.c,$(B)/%,$(wildcard tools/*.c))
 TOOL_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tools/lib/*.c))
+TOOL_DIRS := $(filter-out lib,$(notdir $(patsubst %/,%,$(wildcard tools/*/))))
 UNIT     := $(patsubst selftests/unit/%.c,$(B)/selftests/%,\
 	$(wildcard selftests/unit/*.c))
 
@@ -112,6 +115,9 @@ $(B)/ktlsd: $(MAIN_OBJ) $(LIB_OBJ)
 $(B)/%: $(B)/tools/%.o $(TOOL_OBJ) $(LIB_OBJ)
 	$(quiet) LD $@
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(foreach t,$(TOOL_DIRS),$(eval \
+	$(B)/$(t): $(patsubst %.c,$(B)/%.o,$(wildcard tools/$(t)/*.c))))
 
 $(B)/selftests/%: $(B)/selftests/unit/%.o $(LIB_OBJ)
 	$(quiet) LD $@

@@ -24,28 +24,22 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
-
-#define EXIT_USAGE	64
 #define HUGE_CLAIM	0xFFFFFFu	/* the largest 24-bit handshake length */
 #define HUGE_LIMIT	(16u << 20)	/* bytes sent at most after that claim */
 #define FILLER_LEN	16384u		/* payload of each continuation record */
@@ -91,14 +85,6 @@ static const char usage_text[] =
 "  --interval MS  trickle: one byte every MS ms (default 1000)\n"
 "  --timeout S    give up on a connection after S s (default 60)\n";
 
-static NORETURN void usage(const char *msg)
-{
-	if (msg)
-		fprintf(stderr, "ktls-hostile: %s\n", msg);
-	fputs(usage_text, stderr);
-	exit(EXIT_USAGE);
-}
-
 static unsigned long opt_num(const char *name, const char *s,
 			     unsigned long lo, unsigned long hi)
 {
@@ -107,11 +93,8 @@ static unsigned long opt_num(const char *name, const char *s,
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < lo || v > hi) {
-		fprintf(stderr, "ktls-hostile: %s: expected %lu .. %lu\n",
-			name, lo, hi);
-		usage(NULL);
-	}
+	if (errno || end == s || *end || *s == '-' || v < lo || v > hi)
+		usage("%s: expected %lu .. %lu", name, lo, hi);
 	return v;
 }
 
@@ -130,6 +113,7 @@ static void parse_args(int argc, char **argv)
 	int flood = 0, parallel_set = 0, c, npos;
 	char *end;
 
+	tool_usage = usage_text;
 	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -158,8 +142,7 @@ static void parse_args(int argc, char **argv)
 			flood = 1;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
+			help();
 		default:
 			usage(NULL);
 		}
@@ -195,50 +178,7 @@ static void parse_args(int argc, char **argv)
 
 /* ---- addresses ------------------------------------------------------------ */
 
-static struct sockaddr_storage peer;
-static socklen_t peer_len;
-
-static void addr_parse(const char *s)
-{
-	struct addrinfo hints, *res;
-	const char *colon;
-	char host[256];
-	size_t hl;
-	int rc;
-
-	if (s[0] == '/' || s[0] == '.') {
-		struct sockaddr_un *un = (struct sockaddr_un *)&peer;
-
-		if (strlen(s) >= sizeof(un->sun_path))
-			die("%s: Unix socket path too long", s);
-		un->sun_family = AF_UNIX;
-		strcpy(un->sun_path, s);
-		peer_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-				       strlen(s) + 1);
-		return;
-	}
-	colon = strrchr(s, ':');
-	if (!colon || !colon[1])
-		die("%s: expected HOST:PORT or /path", s);
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		die("%s: bad host", s);
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(host, colon + 1, &hints, &res);
-	if (rc)
-		die("%s: %s", s, gai_strerror(rc));
-	memcpy(&peer, res->ai_addr, res->ai_addrlen);
-	peer_len = res->ai_addrlen;
-	freeaddrinfo(res);
-}
+static struct tool_addr peer;
 
 /* ---- payloads ------------------------------------------------------------- */
 
@@ -414,14 +354,6 @@ struct hconn {
 	char reason[128];
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void scan_tls(struct hconn *c, const unsigned char *p, size_t n)
 {
 	while (n && !c->not_tls) {
@@ -485,7 +417,7 @@ static int64_t max_closed_ms;
 
 static void conn_report(struct hconn *c)
 {
-	int64_t ms = now_ms() - (c->connected ? c->t_est : c->t_start);
+	int64_t ms = clock_ms() - (c->connected ? c->t_est : c->t_start);
 	const char *how;
 
 	switch (c->how) {
@@ -529,7 +461,7 @@ static void conn_end(struct hconn *c, enum how how, const char *why, int e)
 static void conn_established(struct hconn *c)
 {
 	c->connected = 1;
-	c->t_est = now_ms();
+	c->t_est = clock_ms();
 	c->next_send = c->t_est;
 }
 
@@ -538,7 +470,7 @@ static void conn_start(struct hconn *c, unsigned id, enum mode mode)
 	memset(c, 0, sizeof(*c));
 	c->id = id;
 	c->mode = mode;
-	c->t_start = now_ms();
+	c->t_start = clock_ms();
 	switch (mode) {
 	case M_GARBAGE_HTTP: c->pl = &pl_http; break;
 	case M_GARBAGE_RANDOM: c->pl = &pl_random; break;
@@ -556,13 +488,13 @@ static void conn_start(struct hconn *c, unsigned id, enum mode mode)
 		c->pl = NULL;
 		break;
 	}
-	c->fd = socket(peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	c->fd = socket(peer.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 		       SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		conn_end(c, HOW_ERROR, "socket", errno);
 		return;
 	}
-	if (connect(c->fd, (struct sockaddr *)&peer, peer_len) == 0)
+	if (connect(c->fd, (struct sockaddr *)&peer.ss, peer.len) == 0)
 		conn_established(c);
 	else if (errno != EINPROGRESS && errno != EAGAIN)
 		conn_end(c, HOW_ERROR, "connect", errno);
@@ -660,12 +592,9 @@ static void conn_read(struct hconn *c)
 
 static void conn_on_connect(struct hconn *c)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
+	int err = connect_result(c->fd);
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	if (err == EINPROGRESS || err == EALREADY)
+	if (err == EINPROGRESS)
 		return;
 	if (err) {
 		conn_end(c, HOW_ERROR, "connect", err);
@@ -716,7 +645,7 @@ static void run(void)
 		die("out of memory");
 
 	while (done < o.count) {
-		int64_t now = now_ms(), wait = -1;
+		int64_t now = clock_ms(), wait = -1;
 
 		/* reap finished connections, fill free slots */
 		for (unsigned i = 0; i < o.parallel; i++) {
@@ -735,7 +664,7 @@ static void run(void)
 		if (done >= o.count)
 			break;
 
-		now = now_ms();
+		now = clock_ms();
 		for (unsigned i = 0; i < o.parallel; i++) {
 			struct hconn *c = &cs[i];
 			int64_t due;
@@ -767,7 +696,7 @@ static void run(void)
 			wait = INT32_MAX;
 		if (poll(pfd, o.parallel, (int)wait) < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
-		now = now_ms();
+		now = clock_ms();
 
 		for (unsigned i = 0; i < o.parallel; i++) {
 			struct hconn *c = &cs[i];
@@ -797,9 +726,12 @@ static void run(void)
 
 int main(int argc, char **argv)
 {
+	char err[320];
+
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv);
-	addr_parse(o.addr);
+	if (tool_addr_parse(o.addr, TOOL_ADDR_UNIX, &peer, err, sizeof(err)))
+		die("%s", err);
 	raise_nofile(o.parallel);
 	make_payloads();
 	run();
