@@ -104,13 +104,19 @@ static long out_ctrl(BIO *b, int cmd, long num, void *ptr)
 	(void)num, (void)ptr;
 	switch (cmd) {
 	case BIO_CTRL_FLUSH:
+		/* OpenSSL's own flush (after a KeyUpdate it answers, an
+		 * alert): what the socket does not take now stays queued in
+		 * order, and the relay's next tlsout_flush() sends it. Never a
+		 * retry: OpenSSL 3.0's buffering BIO, pushed over this one
+		 * while it writes handshake messages, drops the retry flag of
+		 * a flush, and SSL_get_error() then says SSL_ERROR_SYSCALL. */
 		BIO_clear_retry_flags(b);
 		rc = out_drain(o);
-		if (rc == -EAGAIN)
-			BIO_set_retry_write(b);
-		if (rc < 0)
+		if (rc < 0 && rc != -EAGAIN) {
 			errno = -rc;
-		return rc == 0;
+			return 0;
+		}
+		return 1;
 	case BIO_CTRL_WPENDING:
 		return (long)o->len;
 	default:

@@ -12,8 +12,10 @@
  *
  * Contract with the relay: bytes are in the socket only after
  * tlsout_flush() returned 1; flush before shutdown(SHUT_WR) and watch the
- * socket for writability while it returns 0. OpenSSL sees EAGAIN from this
- * BIO only when a record does not fit and the socket takes nothing.
+ * socket for writability while it returns 0 (the pump flushes at the end
+ * of every round: that also sends what OpenSSL wrote on its own). OpenSSL
+ * sees EAGAIN from this BIO only when a record does not fit and the
+ * socket takes nothing; its BIO_flush() never fails for a full socket.
  */
 #ifndef KTLSD_TLSOUT_H
 #define KTLSD_TLSOUT_H
