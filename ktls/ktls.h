@@ -423,7 +423,8 @@ int ktls_txq_rekey(struct ktls_txq *q, int fd);
 
 /* Into @held, the bytes the TLS layer of @fd still holds back from TCP
  * (0: everything ktlsd wrote is TCP's; shutdown and close are safe).
- * 0, -EAGAIN (acknowledgements moved under the reading: ask again), or
+ * 0, -EAGAIN (acknowledgements moved under the reading: ask again),
+ * -ENOTCONN (reset or already shut down: nothing more will go), or
  * -errno. */
 int ktls_txq_held(const struct ktls_txq *q, int fd, uint64_t *held);
 

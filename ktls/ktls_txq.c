@@ -6,7 +6,8 @@
  * tcpi_bytes_acked + SIOCOUTQ in two calls. An acknowledgement between
  * them would make the sum look larger than it is, so the acknowledged
  * count is read on both sides of the ioctl and the pair used only when
- * they agree.
+ * they agree. A socket that can no longer send (reset, or its FIN
+ * already sent) answers -ENOTCONN: there is nothing left to wait for.
  */
 #include <errno.h>
 #include <string.h>
@@ -49,6 +50,10 @@ static int tcp_stream_len(int fd, uint64_t *len)
 			return -errno;
 		if (la < sizeof(a) || lb < sizeof(b) || outq < 0)
 			return -EOPNOTSUPP;	/* a kernel before 4.1 */
+		/* reset, or shut down: nothing more will be sent */
+		if (b.glibc.tcpi_state != TCP_ESTABLISHED &&
+		    b.glibc.tcpi_state != TCP_CLOSE_WAIT)
+			return -ENOTCONN;
 		if (a.tcpi_bytes_acked == b.tcpi_bytes_acked) {
 			*len = a.tcpi_bytes_acked + (uint64_t)outq;
 			return 0;
