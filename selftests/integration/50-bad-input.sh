@@ -208,6 +208,14 @@ else
 	not_ok "backend refused: logged with the address" \
 		"no 'Connection refused' line naming port $DEAD"
 fi
+if ktlsd_only "backend refused: the summary says no relay ran"; then
+	if wait_log d 'Connection summary: service=\[refused\] .* relay=none ' 5; then
+		ok "backend refused: the summary says no relay ran (relay=none)"
+	else
+		not_ok "backend refused: the summary says no relay ran" \
+			"$(grep 'Connection summary: service=\[refused\]' "$T/d.log")"
+	fi
+fi
 check "daemon alive after a refused backend" daemon_alive d
 legit "after a refused backend"
 
