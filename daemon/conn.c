@@ -200,7 +200,7 @@ void conn_close(struct conn *c, const char *reason, int error)
 	     "protocol=%s client_to_server=%llu server_to_client=%llu "
 	     "duration=%llu.%03llus end=\"%s\"",
 	     svc->name, c->peer, path_str(c, path, sizeof(path)),
-	     !c->relayed ? "none" :
+	     c->state != CONN_RELAY ? "none" :	/* ended before */
 	     c->d[0].splice && c->d[1].splice ? "splice" :
 	     c->d[0].splice || c->d[1].splice ? "splice+copy" : "copy",
 	     c->proto[0] ? c->proto : "-",

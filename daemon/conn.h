@@ -82,7 +82,6 @@ struct conn {
 	enum conn_state state;
 	int tls_side;		/* 0 in server mode, 1 in client mode */
 	int handshake_done;
-	int relayed;		/* the relay started (conn_start_relay) */
 	struct side s[2];
 	struct dir d[2];
 

@@ -660,7 +660,6 @@ void conn_start_relay(struct conn *c)
 	c->d[0].splice = splice_ok(c, &c->d[0]);
 	c->d[1].splice = splice_ok(c, &c->d[1]);
 	c->state = CONN_RELAY;
-	c->relayed = 1;
 	c->t_active = c->w->now;
 	conn_pump(c);
 }
