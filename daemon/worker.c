@@ -144,16 +144,19 @@ static int soon_wait(struct wpriv *p, int cap)
 
 static void run_soon(struct wpriv *p)
 {
-	struct conn *c, *next, *due = NULL;
+	struct conn **pp = &p->soon, *c, *next, *due = NULL;
 
-	/* Take the due ones off first: conn_soon() may ask again. */
-	for (c = p->soon; c; c = next) {
-		next = c->soon_next;
-		if (c->soon_at <= p->pub.now) {
-			soon_del(p, c);
-			c->soon_next = due;
-			due = c;
+	/* Take the due ones off first, in one walk: conn_soon() may ask
+	 * again. */
+	while ((c = *pp)) {
+		if (c->soon_at > p->pub.now) {
+			pp = &c->soon_next;
+			continue;
 		}
+		*pp = c->soon_next;
+		c->soon_at = 0;
+		c->soon_next = due;
+		due = c;
 	}
 	for (c = due; c; c = next) {
 		next = c->soon_next;
